@@ -1,0 +1,152 @@
+"""Writes of the patients app. Views, the admin, the API, the importer and ``seed_demo`` all call these.
+
+Every write validates with ``full_clean`` and runs in a transaction; bulk variants validate every object
+first and write nothing when any is invalid.
+"""
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from simple_history.utils import bulk_create_with_history
+
+from .models import (
+    AdverseEvent,
+    Biomarker,
+    BiomarkerKind,
+    Drug,
+    Outcome,
+    Patient,
+    PatientIdentity,
+    Site,
+    TreatmentRegimen,
+)
+
+
+def _save(instance, *, exclude=None):
+    instance.full_clean(exclude=exclude)
+    instance.save()
+    return instance
+
+
+def _assign(instance, fields):
+    """Set fields; return True when any value changed."""
+    changed = False
+    for name, value in fields.items():
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed = True
+    return changed
+
+
+def site_create(*, code, name):
+    return _save(Site(code=code, name=name))
+
+
+@transaction.atomic
+def patient_upsert(*, site, study_id, **fields):
+    """Create the patient with this study ID at this site, or update it. Returns (patient, created, changed)."""
+    patient = Patient.objects.filter(site=site, study_id=study_id).first()
+    if patient is None:
+        return _save(Patient(site=site, study_id=study_id, **fields)), True, True
+    changed = _assign(patient, fields)
+    if changed:
+        _save(patient)
+    return patient, False, changed
+
+
+@transaction.atomic
+def patient_identity_set(*, patient, **fields):
+    """Create or update the identifying data of a patient. Returns (identity, changed)."""
+    identity = PatientIdentity.objects.filter(patient=patient).first()
+    if identity is None:
+        return _save(PatientIdentity(patient=patient, **fields)), True
+    changed = _assign(identity, fields)
+    if changed:
+        _save(identity)
+    return identity, changed
+
+
+@transaction.atomic
+def regimen_upsert(*, patient, start_date, line_of_therapy, agents: Iterable[Drug], **fields):
+    """Create or update the regimen of this line starting on this date. Returns (regimen, created, changed)."""
+    agents = list(agents)
+    if not agents:
+        raise ValidationError({"agents": "A regimen needs at least one agent."})
+    regimen = TreatmentRegimen.objects.filter(
+        patient=patient, start_date=start_date, line_of_therapy=line_of_therapy
+    ).first()
+    created = regimen is None
+    if created:
+        regimen = TreatmentRegimen(patient=patient, start_date=start_date, line_of_therapy=line_of_therapy)
+    changed = _assign(regimen, fields) or created
+    if changed:
+        _save(regimen)
+    if {a.pk for a in agents} != set(regimen.agents.values_list("pk", flat=True)):
+        regimen.agents.set(agents)
+        changed = True
+    return regimen, created, changed
+
+
+@transaction.atomic
+def biomarker_upsert(*, patient, kind: BiomarkerKind, measured_on, specimen, source="measured", **fields):
+    """Create or update one biomarker result (keyed by kind, date, specimen, source)."""
+    biomarker = Biomarker.objects.filter(
+        patient=patient, kind=kind, measured_on=measured_on, specimen=specimen, source=source
+    ).first()
+    if biomarker is None:
+        return _save(Biomarker(patient=patient, kind=kind, measured_on=measured_on, specimen=specimen,
+                               source=source, **fields)), True, True
+    changed = _assign(biomarker, fields)
+    if changed:
+        _save(biomarker)
+    return biomarker, False, changed
+
+
+@transaction.atomic
+def adverse_event_upsert(*, patient, term, onset_date, **fields):
+    """Create or update an irAE (keyed by CTCAE term and onset date)."""
+    event = AdverseEvent.objects.filter(patient=patient, term=term, onset_date=onset_date).first()
+    if event is None:
+        return _save(AdverseEvent(patient=patient, term=term, onset_date=onset_date, **fields)), True, True
+    changed = _assign(event, fields)
+    if changed:
+        _save(event)
+    return event, False, changed
+
+
+@transaction.atomic
+def outcome_set(*, patient, **fields):
+    """Create or update the follow-up / outcome of a patient. Returns (outcome, changed)."""
+    outcome = Outcome.objects.filter(patient=patient).first()
+    if outcome is None:
+        return _save(Outcome(patient=patient, **fields)), True
+    changed = _assign(outcome, fields)
+    if changed:
+        _save(outcome)
+    return outcome, changed
+
+
+def bulk_validate(instances, *, exclude_unique=True):
+    """``full_clean`` every instance; raise one ValidationError naming each bad object, or return None."""
+    problems = []
+    for instance in instances:
+        try:
+            instance.full_clean(validate_unique=not exclude_unique, validate_constraints=not exclude_unique)
+        except ValidationError as exc:
+            problems.append(f"{instance._meta.verbose_name} {instance}: {exc.message_dict}")
+    if problems:
+        raise ValidationError(problems)
+
+
+def bulk_create_validated(model, instances, *, user=None, batch_size=2000, clean=True):
+    """Validate then bulk-insert instances of one model, with their history rows.
+
+    Used by the demo generator and large imports: validation is the same ``full_clean`` as the single-row
+    services (minus per-row uniqueness queries, which the database constraints enforce).
+    """
+    instances = list(instances)
+    if clean:
+        bulk_validate(instances)
+    if not hasattr(model, "history"):
+        return model.objects.bulk_create(instances, batch_size=batch_size)
+    return bulk_create_with_history(instances, model, batch_size=batch_size, default_user=user)
