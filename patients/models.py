@@ -5,7 +5,6 @@ Research code reads ``Patient`` and never needs ``PatientIdentity``: names, MRNs
 only there.
 """
 import datetime
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -233,10 +232,10 @@ class BiomarkerKind(models.Model):
             if category:
                 return {"value_category": f"{self.name} is numeric; leave the category empty."}
             if self.min_value is not None and numeric < self.min_value:
-                return {"value_numeric": f"{self.name} must be ≥ {self.min_value.normalize()} {self.unit}".strip()
+                return {"value_numeric": f"{self.name} must be ≥ {self.min_value.normalize():f} {self.unit}".strip()
                         + f", got {numeric}."}
             if self.max_value is not None and numeric > self.max_value:
-                return {"value_numeric": f"{self.name} must be ≤ {self.max_value.normalize()} {self.unit}".strip()
+                return {"value_numeric": f"{self.name} must be ≤ {self.max_value.normalize():f} {self.unit}".strip()
                         + f", got {numeric}."}
             return {}
         if numeric is not None:
@@ -277,9 +276,7 @@ class Biomarker(models.Model):
     @property
     def display_value(self):
         if self.value_numeric is not None:
-            value = self.value_numeric.normalize()
-            value = value.quantize(Decimal(1)) if value == value.to_integral() else value
-            return f"{value} {self.kind.unit}".strip()
+            return f"{self.value_numeric.normalize():f} {self.kind.unit}".strip()
         return self.value_category
 
     def clean(self):

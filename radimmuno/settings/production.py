@@ -7,7 +7,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, env_bool
+from .base import DATABASES, MIDDLEWARE, env_bool
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 if DEBUG:
@@ -27,6 +27,8 @@ if not os.environ.get("DJANGO_ALLOWED_HOSTS"):
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# WhiteNoise serves the collected static files (htmx, CSS, API docs assets) straight from gunicorn.
+MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

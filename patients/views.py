@@ -1,0 +1,48 @@
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from radimmuno.htmx import render_page
+
+from . import selectors
+from .forms import ClinicalImportForm
+from .importer import import_clinical
+from .models import ImportRun, Patient
+
+PAGE_SIZE = 25
+
+
+@login_required
+def patient_list(request):
+    filterset = selectors.patient_list(filters=request.GET)
+    queryset = filterset.qs if filterset.is_valid() else Patient.objects.none()
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filterset": filterset, "page": page, "query": query.urlencode()}
+    return render_page(request, "patients/patient_list.html", "patients/partials/patient_table.html", context)
+
+
+@login_required
+def patient_detail(request, pk):
+    try:
+        context = selectors.patient_detail(pk=pk)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient.") from None
+    return render(request, "patients/patient_detail.html", context)
+
+
+@login_required
+@permission_required("patients.add_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def clinical_import(request):
+    report = None
+    form = ClinicalImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        report = import_clinical(data=upload.read(), filename=upload.name, dry_run=form.cleaned_data["dry_run"],
+                                 user=request.user)
+    context = {"form": form, "report": report, "recent": ImportRun.objects.select_related("started_by")[:10]}
+    return render_page(request, "patients/import.html", "patients/partials/import_report.html", context)

@@ -1,0 +1,34 @@
+import pytest
+from django.contrib.auth.models import Permission
+
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="clinician")
+
+
+@pytest.fixture
+def client_logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def curator(db):
+    curator = UserFactory(username="curator", is_staff=True)
+    curator.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["patients", "imaging"]))
+    return curator
+
+
+@pytest.fixture
+def admin_client_logged_in(client, db):
+    admin = UserFactory(username="admin", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def htmx_headers():
+    return {"HTTP_HX_REQUEST": "true"}
