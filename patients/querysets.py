@@ -14,6 +14,7 @@ class PatientQuerySet(models.QuerySet):
                 timepoint_count=models.Count("timepoints", distinct=True),
                 last_scan_date=models.Subquery(last_scan),
             )
+            .order_by("site__code", "study_id")
         )
 
     def on_drug_class(self, drug_class):

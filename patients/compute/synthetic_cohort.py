@@ -178,7 +178,7 @@ class CohortGenerator:
             date_of_birth=dob,
             family_name=str(rng.choice(FAMILY)),
             given_name=str(rng.choice(GIVEN)),
-            mrn=f"{7_000_000 + index * 7919 % 3_000_000:07d}{index % 10}",
+            mrn=f"{self.id_prefix}-M{index + 1:06d}",
             smoking_status=str(rng.choice(["never", "former", "current"],
                                           p=[0.15, 0.55, 0.30] if tumour == "nsclc" else [0.5, 0.35, 0.15])),
             ecog_baseline=ecog,
