@@ -127,11 +127,26 @@ def outcome_set(*, patient, **fields):
 
 
 def bulk_validate(instances, *, exclude_unique=True):
-    """``full_clean`` every instance; raise one ValidationError naming each bad object, or return None."""
+    """``full_clean`` every instance; raise one ValidationError naming each bad object, or return None.
+
+    Foreign keys are checked with one query per field for the whole batch instead of one per row.
+    """
+    instances = list(instances)
+    if not instances:
+        return
+    model = type(instances[0])
+    fk_fields = [f for f in model._meta.concrete_fields if f.many_to_one]
+    exclude = [f.name for f in fk_fields]
     problems = []
+    for field in fk_fields:
+        ids = {getattr(i, field.attname) for i in instances} - {None}
+        found = set(field.related_model._base_manager.filter(pk__in=ids).values_list("pk", flat=True))
+        if ids - found:
+            problems.append(f"{model._meta.verbose_name}: {field.name} refers to missing rows {sorted(ids - found)[:5]}")
     for instance in instances:
         try:
-            instance.full_clean(validate_unique=not exclude_unique, validate_constraints=not exclude_unique)
+            instance.full_clean(exclude=exclude, validate_unique=not exclude_unique,
+                                validate_constraints=not exclude_unique)
         except ValidationError as exc:
             problems.append(f"{instance._meta.verbose_name} {instance}: {exc.message_dict}")
     if problems:

@@ -15,8 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--patients", type=int, default=120)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--url", default="http://127.0.0.1:8000/", help="where the app will be served")
 
-    def handle(self, *args, patients, seed, **options):
+    def handle(self, *args, patients, seed, url, **options):
         if not settings.DEBUG:
             raise CommandError("demo_setup creates a known login and is for local development (DEBUG) only.")
         if not Patient.objects.exists():
@@ -29,5 +30,5 @@ class Command(BaseCommand):
         user.save()
         self.stdout.write(self.style.SUCCESS(
             f"\nDemo login  →  username: {DEMO_USERNAME}   password: {DEMO_PASSWORD}\n"
-            "Open http://127.0.0.1:8000/ (curation admin at /admin/, API docs at /api/docs/)\n"
+            f"Open {url} (curation admin at {url}admin/, API docs at {url}api/docs/)\n"
         ))
