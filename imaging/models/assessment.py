@@ -12,7 +12,7 @@ from simple_history.models import HistoricalRecords
 
 from patients.models import Patient, TreatmentRegimen
 
-from . import choices
+from .. import choices
 
 MAX_TARGETS = 5  # RECIST 1.1 §1.2
 MAX_TARGETS_PER_ORGAN = 2  # RECIST 1.1 §1.2; all lymph nodes count as one organ
