@@ -151,3 +151,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-jobs": {"task": "radimmuno.reconcile_jobs", "schedule": 300.0},
+}
