@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "analytics"
-urlpatterns = []
+urlpatterns = [
+    path("worklist/", views.worklist, name="worklist"),
+    path("cohort/", views.cohort, name="cohort"),
+    path("patients/<int:pk>/response/", views.patient_response, name="patient-response"),
+]

@@ -9,17 +9,20 @@ from . import choices
 from .models import MAX_TARGETS, MAX_TARGETS_PER_ORGAN, Lesion, LesionMeasurement, Timepoint
 
 BASELINE_LOOKAHEAD_DAYS = 90
+PRE_BASELINE_LOOKAHEAD_DAYS = 183  # the scan before baseline used for pre-treatment growth kinetics (§3)
 
 
 def regimen_for_assessment(*, regimens, date, kind):
     """The regimen an assessment on ``date`` evaluates.
 
-    A (pre-)baseline scan belongs to the regimen starting soonest after it (within 90 days); any other scan
-    to the regimen most recently started on or before its date, else the first one after it.
+    A baseline scan belongs to the regimen starting soonest after it (within 90 days), a pre-baseline scan
+    likewise within 6 months; any other scan to the regimen most recently started on or before its date,
+    else the first one after it.
     """
     regimens = sorted(regimens, key=lambda r: r.start_date)
     if kind in (choices.TimepointKind.PRE_BASELINE, choices.TimepointKind.BASELINE):
-        horizon = date + datetime.timedelta(days=BASELINE_LOOKAHEAD_DAYS)
+        lookahead = PRE_BASELINE_LOOKAHEAD_DAYS if kind == choices.TimepointKind.PRE_BASELINE else BASELINE_LOOKAHEAD_DAYS
+        horizon = date + datetime.timedelta(days=lookahead)
         upcoming = [r for r in regimens if date <= r.start_date <= horizon]
         if upcoming:
             return upcoming[0]

@@ -215,7 +215,7 @@ class CohortGenerator:
         n_fu = len(dates) - b - 1
 
         organs = ORGANS[tumour]
-        n_targets = int(rng.integers(1, 6))
+        n_targets = int(rng.integers(2 if pattern == "dissociated_response" else 1, 6))
         per_organ, chosen = {}, []
         for organ in rng.permutation(organs):
             organ = str(organ)
@@ -235,7 +235,12 @@ class CohortGenerator:
         for k, organ in enumerate(chosen):
             nodal = organ == "lymph_node"
             base = float(rng.uniform(15, 40) if nodal else rng.uniform(12, 55))
-            pre_factor = float(rng.uniform(1.03, 1.10) if pattern == "hyperprogression" else rng.uniform(1.05, 1.4))
+            if pattern == "hyperprogression":  # slow growth before the ICI, explosive after (Champiat 2017)
+                pre_factor = float(rng.uniform(1.03, 1.10))
+            elif pattern == "progression" and b > 0:  # the same kinetics before and after: no acceleration
+                pre_factor = 1.0 + 0.30 * (dates[b] - dates[0]).days / MONTH
+            else:
+                pre_factor = float(rng.uniform(1.05, 1.4))
             sizes = []
             for t in range(len(dates)):
                 if t < b:
@@ -286,9 +291,12 @@ class CohortGenerator:
     def _growth_curves(self, rng, pattern, n, n_fu, months, params):
         """Per-lesion size factors (relative to baseline) at each follow-up."""
         curves = []
+        # Patient-level course with small per-lesion, per-scan measurement variation (±3 %), so stable and
+        # responding disease does not cross the PD thresholds by noise alone.
+        stable_level = float(rng.uniform(-0.18, 0.08))
         if pattern == "dissociated_response":
             growing = set(rng.choice(n, size=max(1, n // 2), replace=False).tolist()) if n > 1 else set()
-            params["growing_lesions"] = sorted(int(g) + 1 for g in growing)
+            params["growing_lesions"] = sorted(f"T{int(g) + 1}" for g in growing)
         for k in range(n):
             curve = []
             for j in range(n_fu):
@@ -296,9 +304,9 @@ class CohortGenerator:
                 if pattern == "complete_response":
                     f = math.exp(-0.9 * m) if j < 1 else 0.0
                 elif pattern == "partial_response":
-                    f = max(0.35, math.exp(-0.35 * m)) * float(rng.uniform(0.95, 1.05))
+                    f = max(0.35, math.exp(-0.35 * m)) * float(rng.uniform(0.97, 1.03))
                 elif pattern == "stable_disease":
-                    f = 1.0 + float(rng.uniform(-0.15, 0.10))
+                    f = (1.0 + stable_level) * float(rng.uniform(0.97, 1.03))
                 elif pattern == "progression":
                     f = (1.0 + 0.30 * m) * float(rng.uniform(0.95, 1.1))
                 elif pattern == "pseudoprogression":
@@ -306,7 +314,7 @@ class CohortGenerator:
                 elif pattern == "hyperprogression":
                     f = math.exp(0.55 * m) * float(rng.uniform(1.0, 1.1))
                 else:  # dissociated
-                    shrink = k not in params.get("growing_lesions", [])
+                    shrink = f"T{k + 1}" not in params.get("growing_lesions", [])
                     if n == 1:
                         shrink = False
                     f = max(0.4, math.exp(-0.4 * m)) if shrink else 1.0 + 0.35 * m

@@ -155,3 +155,10 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "radimmuno.reconcile_jobs", "schedule": 300.0},
 }
+
+# Which published definitions raise a worklist alert (all definitions are always computed and shown).
+# HPD: the kinetics definitions need a pre-baseline scan; Lo Russo needs clinical inputs (RESPONSE_RULES §3).
+RADIMMUNO_HPD_ALERT_DEFINITIONS = ["champiat", "saada_bouzid", "ferrara", "kas", "kim", "lo_russo"]
+# Dissociated response: Bernard-Tessier (-30 % / +20 % lesions) is specific; Tozuka's "any shrinking and any
+# growing lesion" also fires on measurement noise, so it is shown but does not alert by default (§4.2).
+RADIMMUNO_DISSOCIATED_ALERT_DEFINITIONS = ["bernard_tessier", "sato"]

@@ -32,6 +32,11 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = demo_cohort_create(n=patients, seed=seed, progress=progress)
         self.stdout.write("")
+        # Bulk writes send no signals: compute the cohort's response assessments here, in this process.
+        from analytics.services import response_recompute_patients
+
+        assessed = response_recompute_patients(created)
+        self.stdout.write(f"Response assessments computed: {assessed}.")
         self.stdout.write(self.style.SUCCESS(
             f"Created {len(created)} demo patients (seed {seed}) in {time.perf_counter() - started:.1f} s."
         ))

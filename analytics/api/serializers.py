@@ -1,0 +1,36 @@
+from rest_framework import serializers
+
+from ..models import ResponseAssessment
+
+
+class ResponseDocumentSerializer(serializers.Serializer):
+    """A response document (RESPONSE_RULES.md §5). Validation is the engine's own; see docs/response.md."""
+
+    treatment_start = serializers.CharField()
+    timepoints = serializers.ListField(child=serializers.DictField())
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"document": ["Expected a JSON object."]})
+        return data
+
+
+class ResponseAssessmentSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:analytics:response-assessment-detail")
+    patient = serializers.SlugRelatedField(slug_field="study_id", read_only=True)
+    site = serializers.CharField(source="patient.site.code", read_only=True)
+    regimen_start = serializers.DateField(source="regimen.start_date", read_only=True)
+
+    class Meta:
+        model = ResponseAssessment
+        fields = ["url", "id", "patient", "site", "regimen", "regimen_start", "status", "error", "problems",
+                  "computed_at", "engine_version", "recist_bor", "irecist_ibor", "recist_progression_date",
+                  "irecist_progression_date", "best_pct_change", "pseudoprogression", "pseudoprogression_candidate",
+                  "hyperprogression_any", "hyperprogression_definitions", "dissociated_any",
+                  "dissociated_definitions", "dcb", "iupd_awaiting_confirmation", "iupd_date",
+                  "confirmation_earliest", "confirmation_latest"]
+
+
+class ResponseAssessmentDetailSerializer(ResponseAssessmentSerializer):
+    class Meta(ResponseAssessmentSerializer.Meta):
+        fields = ResponseAssessmentSerializer.Meta.fields + ["result"]

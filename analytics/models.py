@@ -1,0 +1,79 @@
+"""Stored analytics results. Response assessments are recomputed from lesion data whenever it changes."""
+from django.db import models
+
+from imaging.models import Timepoint
+from patients.models import Patient, TreatmentRegimen
+from radimmuno.jobs import BackgroundJob
+
+
+class Criteria(models.TextChoices):
+    RECIST = "recist1.1", "RECIST 1.1"
+    IRECIST = "irecist", "iRECIST"
+
+
+class ResponseAssessment(BackgroundJob):
+    """Response of one patient to one ICI regimen under RECIST 1.1 and iRECIST, with atypical patterns.
+
+    Also the status row of its (re)computation. ``result`` is the engine's full output (with explanations);
+    the columns below are copies of the headline values so worklists can filter on them.
+    """
+
+    task_path = "analytics.tasks.recompute_response"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="response_assessments")
+    regimen = models.ForeignKey(TreatmentRegimen, on_delete=models.CASCADE, related_name="response_assessments")
+    input_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the engine input document.")
+    engine_version = models.CharField(max_length=20, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    problems = models.JSONField(default=list, blank=True, help_text="Why the data cannot be assessed yet.")
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    recist_bor = models.CharField("RECIST 1.1 BOR", max_length=20, blank=True)
+    irecist_ibor = models.CharField("iRECIST iBOR", max_length=20, blank=True)
+    recist_progression_date = models.DateField(null=True, blank=True)
+    irecist_progression_date = models.DateField(null=True, blank=True)
+    best_pct_change = models.FloatField(null=True, blank=True, help_text="Best target-sum change from baseline (%).")
+    pseudoprogression = models.BooleanField(default=False)
+    pseudoprogression_candidate = models.BooleanField(default=False)
+    hyperprogression_any = models.BooleanField(default=False)
+    hyperprogression_definitions = models.JSONField(default=list, blank=True)
+    dissociated_any = models.BooleanField(default=False)
+    dissociated_definitions = models.JSONField(default=list, blank=True)
+    dcb = models.CharField("durable clinical benefit", max_length=20, blank=True)
+    iupd_awaiting_confirmation = models.BooleanField(default=False)
+    iupd_date = models.DateField(null=True, blank=True)
+    confirmation_earliest = models.DateField(null=True, blank=True)
+    confirmation_latest = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "regimen"], name="response_unique_per_regimen"),
+        ]
+        ordering = ["patient", "regimen__start_date"]
+
+    def __str__(self):
+        return f"response of {self.patient} to line {self.regimen.line_of_therapy}"
+
+
+class TimepointResponse(models.Model):
+    """The time-point response of one assessment under one set of criteria, with the numbers behind it."""
+
+    assessment = models.ForeignKey(ResponseAssessment, on_delete=models.CASCADE, related_name="timepoint_responses")
+    timepoint = models.ForeignKey(Timepoint, on_delete=models.CASCADE, related_name="responses")
+    criteria = models.CharField(max_length=10, choices=Criteria.choices)
+    category = models.CharField(max_length=20, blank=True)
+    target_sum_mm = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    nadir_prior_mm = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    pct_change_from_baseline = models.FloatField(null=True, blank=True)
+    pct_change_from_nadir = models.FloatField(null=True, blank=True)
+    explanation = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["timepoint", "criteria"], name="timepoint_response_unique_criteria"),
+        ]
+        ordering = ["timepoint__date", "criteria"]
+
+    def __str__(self):
+        return f"{self.timepoint}: {self.get_criteria_display()} {self.category}"

@@ -1,0 +1,162 @@
+"""Reads of the analytics app: the engine's input built from the database, worklists, plot data."""
+import datetime as dt
+
+from django.db.models import Q
+from django.utils import timezone
+
+from imaging.models import Lesion, LesionMeasurement, Timepoint
+from patients.choices import ICI_CLASSES
+from patients.models import TreatmentRegimen
+
+from .models import ResponseAssessment
+
+_TARGET_MEASUREMENT = {
+    "disappeared": "disappeared",
+    "too-small-to-measure": "too-small-to-measure",
+    "not-assessed": "not-assessed",
+}
+
+
+def ici_regimens(patient):
+    """The patient's regimens containing an immune checkpoint inhibitor, oldest first."""
+    return list(
+        TreatmentRegimen.objects.filter(patient=patient, agents__drug_class__in=ICI_CLASSES).distinct().order_by(
+            "start_date")
+    )
+
+
+def _size(value):
+    """Sizes go to the engine as exact Decimals (it never sees a binary float)."""
+    return value
+
+
+def response_document(*, regimen):
+    """The response engine's input (RESPONSE_RULES.md §5) for one patient's ICI regimen.
+
+    Uses the assessments linked to ``regimen`` (pre-baseline, baseline, follow-up, unscheduled), the
+    patient's lesions and their measurements, and the clinical inputs Lo Russo's definition needs.
+    The study ID is the only identifier; nothing from PatientIdentity is read.
+    """
+    patient = regimen.patient
+    timepoints = list(Timepoint.objects.filter(regimen=regimen).order_by("date"))
+    lesions = {lesion.pk: lesion for lesion in Lesion.objects.filter(patient=patient).select_related("appeared_at")}
+    by_tp = {}
+    for m in LesionMeasurement.objects.filter(timepoint__in=timepoints).order_by():
+        by_tp.setdefault(m.timepoint_id, []).append(m)
+    baseline = next((tp for tp in timepoints if tp.kind == "baseline"), None)
+
+    doc_timepoints = []
+    for tp in timepoints:
+        kind = {"unscheduled": "follow-up"}.get(tp.kind, tp.kind)
+        entry = {"label": tp.date.isoformat(), "date": tp.date.isoformat(), "kind": kind, "lesions": [],
+                 "new_lesions": []}
+        if tp.kind == "unscheduled":
+            entry["unscheduled"] = True
+        for m in sorted(by_tp.get(tp.pk, []), key=lambda m: lesions[m.lesion_id].label):
+            lesion = lesions[m.lesion_id]
+            if lesion.role == "new":
+                entry["new_lesions"].append(_new_lesion(lesion, m))
+            elif tp.kind == "pre-baseline":
+                if lesion.role == "target":
+                    entry["lesions"].append(_target_item(lesion, m, baseline=False))
+            elif tp is baseline:
+                entry["lesions"].append(_baseline_item(lesion, m))
+            elif lesion.role == "target":
+                entry["lesions"].append(_target_item(lesion, m, baseline=False))
+            else:
+                entry["lesions"].append({"id": lesion.label, "status": m.non_target_status or "present"})
+        doc_timepoints.append(entry)
+
+    outcome = getattr(patient, "outcome", None) if hasattr(patient, "outcome") else None
+    clinical = {}
+    if regimen.end_date:
+        clinical["treatment_end"] = regimen.end_date.isoformat()
+    if patient.ecog_baseline is not None:
+        clinical["ecog_baseline"] = patient.ecog_baseline
+    if outcome is not None and outcome.death_date:
+        clinical["death_date"] = outcome.death_date.isoformat()
+    document = {
+        "patient_id": patient.study_id,
+        "treatment_start": regimen.start_date.isoformat(),
+        "timepoints": doc_timepoints,
+    }
+    if clinical:
+        document["clinical"] = clinical
+    prior = (
+        TreatmentRegimen.objects.filter(patient=patient, start_date__lt=regimen.start_date).order_by("-start_date")
+        .first()
+    )
+    if prior is not None:
+        document["prior_line"] = {"regimen": prior.agent_names, "start": prior.start_date.isoformat()}
+        if prior.end_date:
+            document["prior_line"]["end"] = prior.end_date.isoformat()
+    return document
+
+
+def _baseline_item(lesion, m):
+    item = {"id": lesion.label, "kind": lesion.role, "organ": lesion.organ, "nodal": lesion.nodal}
+    if m.size_mm is not None and m.size_mm > 0:
+        item["size_mm"] = _size(m.size_mm)
+    return item
+
+
+def _target_item(lesion, m, *, baseline):
+    item = {"id": lesion.label}
+    if m.status in _TARGET_MEASUREMENT:
+        item["measurement"] = _TARGET_MEASUREMENT[m.status]
+        if m.status == "disappeared" and lesion.nodal and m.size_mm is not None:
+            # nodes keep their short axis (RECIST 1.1 §1.3)
+            del item["measurement"]
+            item["size_mm"] = _size(m.size_mm)
+    elif m.size_mm is not None:
+        item["size_mm"] = _size(m.size_mm)
+    return item
+
+
+def _new_lesion(lesion, m):
+    item = {"id": lesion.label, "organ": lesion.organ, "nodal": lesion.nodal}
+    if lesion.equivocal:
+        item["equivocal"] = True
+    if m.status in _TARGET_MEASUREMENT:
+        item["measurement"] = _TARGET_MEASUREMENT[m.status]
+    elif m.size_mm is not None:
+        item["size_mm"] = _size(m.size_mm)
+    else:
+        item["status"] = m.non_target_status or "present"
+    return item
+
+
+def worklist(*, kind=None, site=None, today=None):
+    """Assessments needing attention. ``kind``: awaiting, overdue, hyperprogression, dissociated (or all)."""
+    today = today or timezone.localdate()
+    queryset = ResponseAssessment.objects.select_related("patient__site", "regimen").filter(status="done")
+    flags = Q(iupd_awaiting_confirmation=True) | Q(hyperprogression_any=True) | Q(dissociated_any=True)
+    if kind == "awaiting":
+        flags = Q(iupd_awaiting_confirmation=True, confirmation_latest__gte=today)
+    elif kind == "overdue":
+        flags = Q(iupd_awaiting_confirmation=True, confirmation_latest__lt=today)
+    elif kind == "hyperprogression":
+        flags = Q(hyperprogression_any=True)
+    elif kind == "dissociated":
+        flags = Q(dissociated_any=True)
+    queryset = queryset.filter(flags)
+    if site:
+        queryset = queryset.filter(patient__site__code=site)
+    return queryset.order_by("confirmation_latest", "patient__study_id")
+
+
+def is_overdue(assessment, today=None):
+    today = today or timezone.localdate()
+    return bool(assessment.iupd_awaiting_confirmation and assessment.confirmation_latest
+                and assessment.confirmation_latest < today)
+
+
+def cohort_assessments(*, site=None):
+    queryset = ResponseAssessment.objects.filter(status="done").select_related("patient__site", "regimen")
+    if site:
+        queryset = queryset.filter(patient__site__code=site)
+    return queryset.order_by("patient__study_id")
+
+
+def days_between(a, b):
+    return (dt.date.fromisoformat(b) - dt.date.fromisoformat(a)).days

@@ -1,0 +1,124 @@
+"""Writes of the analytics app: (re)computing response assessments from the current lesion data."""
+import hashlib
+import json
+import warnings
+
+from django.db import transaction
+from django.utils import timezone
+
+from imaging.models import Timepoint
+
+from .compute.response import ENGINE_VERSION, ResponseInputError, evaluate
+from .models import Criteria, ResponseAssessment, TimepointResponse
+from .selectors import ici_regimens, response_document
+
+
+def response_request(*, patient):
+    """Mark the patient's response assessments pending and enqueue their recomputation after commit.
+
+    Called by the receivers whenever a measurement, lesion, timepoint or regimen changes, so a page never
+    shows a result computed from data that has since been edited (it shows "recomputing" instead).
+    """
+    regimens = ici_regimens(patient)
+    ResponseAssessment.objects.filter(patient=patient).exclude(regimen__in=regimens).delete()
+    for regimen in regimens:
+        assessment, _ = ResponseAssessment.objects.get_or_create(patient=patient, regimen=regimen)
+        assessment.enqueue()
+
+
+def response_recompute(assessment, *, options=None):
+    """Evaluate the assessment's regimen from the current data and store the result (idempotent).
+
+    Returns the fields for the job's done status. Invalid or incomplete data is not an error of the job:
+    it is stored as ``problems`` (shown on the patient page) with an empty result.
+    """
+    document = response_document(regimen=assessment.regimen)
+    if options:
+        document["options"] = options
+    input_hash = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # protocol deviations are listed in result["warnings"]
+            result = evaluate(document)
+        problems = []
+    except ResponseInputError as exc:
+        result, problems = None, list(exc.problems)
+    with transaction.atomic():
+        TimepointResponse.objects.filter(assessment=assessment).delete()
+        fields = _headline(result) if result else _headline_empty()
+        fields.update(input_hash=input_hash, engine_version=ENGINE_VERSION, options=options or {}, result=result,
+                      problems=problems, computed_at=timezone.now())
+        if result:
+            _store_timepoints(assessment, result)
+    return fields
+
+
+def _headline_empty():
+    return {"recist_bor": "", "irecist_ibor": "", "recist_progression_date": None,
+            "irecist_progression_date": None, "best_pct_change": None, "pseudoprogression": False,
+            "pseudoprogression_candidate": False, "hyperprogression_any": False, "hyperprogression_definitions": [],
+            "dissociated_any": False, "dissociated_definitions": [], "dcb": "",
+            "iupd_awaiting_confirmation": False, "iupd_date": None, "confirmation_earliest": None,
+            "confirmation_latest": None}
+
+
+def _headline(result):
+    fields = _headline_empty()
+    changes = [t["pct_change_from_baseline"] for t in result["timepoints"]
+               if t["kind"] == "follow-up" and t["pct_change_from_baseline"] is not None]
+    hpd = [name for name, block in result["hyperprogression"].items() if name != "common" and block.get("hpd")]
+    dissociated = [name for name, block in result["dissociated_response"].items() if block.get("dissociated")]
+    pp = result["pseudoprogression"]
+    due = pp.get("confirmation_due") or {}
+    open_episode = next((e for e in pp["episodes"] if e["outcome"] == "open"), None)
+    dcb = result["dcb"]["dcb"]
+    fields.update(
+        recist_bor=result["recist_bor"]["value"],
+        irecist_ibor=result["irecist_ibor"]["value"],
+        recist_progression_date=result["recist_progression_date"],
+        irecist_progression_date=result["ipfs_event_date"],
+        best_pct_change=min(changes) if changes else None,
+        pseudoprogression=pp["any"],
+        pseudoprogression_candidate=pp["candidate_awaiting_confirmation"],
+        hyperprogression_any=bool(hpd),
+        hyperprogression_definitions=hpd,
+        dissociated_any=bool(dissociated),
+        dissociated_definitions=dissociated,
+        dcb="DCB" if dcb is True else "NDB" if dcb is False else "",
+        iupd_awaiting_confirmation=pp["candidate_awaiting_confirmation"],
+        iupd_date=open_episode["iupd_date"] if open_episode else None,
+        confirmation_earliest=due.get("from"),
+        confirmation_latest=due.get("to"),
+    )
+    return fields
+
+
+def _store_timepoints(assessment, result):
+    timepoints = {tp.date.isoformat(): tp for tp in Timepoint.objects.filter(regimen=assessment.regimen)}
+    rows = []
+    for t in result["timepoints"]:
+        timepoint = timepoints.get(t["date"])
+        if timepoint is None:
+            continue
+        common = {"assessment": assessment, "timepoint": timepoint, "target_sum_mm": t["target_sum_mm"],
+                  "nadir_prior_mm": t["nadir_prior_mm"], "pct_change_from_baseline": t["pct_change_from_baseline"],
+                  "pct_change_from_nadir": t["pct_change_from_nadir"]}
+        explanation = t["explanation"]
+        rows.append(TimepointResponse(criteria=Criteria.RECIST, category=t["recist_tpr"] or "",
+                                      explanation=explanation, **common))
+        rows.append(TimepointResponse(criteria=Criteria.IRECIST, category=t["irecist_tpr"] or "",
+                                      explanation=explanation, **common))
+    TimepointResponse.objects.bulk_create(rows)
+
+
+def response_recompute_patients(patients):
+    """Compute the response assessments of many patients now, in this process (bulk loads, demo cohort)."""
+    done = 0
+    for patient in patients:
+        for regimen in ici_regimens(patient):
+            assessment, _ = ResponseAssessment.objects.get_or_create(patient=patient, regimen=regimen)
+            fields = response_recompute(assessment)
+            fields.update(status="done", started_at=timezone.now(), finished_at=timezone.now(), error="")
+            ResponseAssessment.objects.filter(pk=assessment.pk).update(**fields)
+            done += 1
+    return done
