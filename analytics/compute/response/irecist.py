@@ -117,7 +117,9 @@ def run_irecist(inp, facts):
                 r["irecist_tpr"] = IUPD
                 r["irecist_triggers"] = list(trig)
                 r["days_since_iupd"] = 0
-                notes.append(f"iUPD (first RECIST 1.1 progression, §2.3): {block.trigger_text}")
+                kind = ("new iUPD after the reset of the iUPD at " + blocks[-2].opened_label + " (§2.6)"
+                        if len(blocks) > 1 else "first RECIST 1.1 progression, §2.3")
+                notes.append(f"iUPD ({kind}): {block.trigger_text}")
                 if block.event_date != tp.assessment_date:
                     notes.append(f"iUPD dates from {block.event_date.isoformat()}, the first scan showing the "
                                  "(then equivocal) new lesion (§1.6)")
