@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from . import choices
 from .models import MAX_TARGETS, MAX_TARGETS_PER_ORGAN, Lesion, LesionMeasurement, Timepoint
@@ -113,3 +114,182 @@ def lesions_validate(lesions):
     if problems:
         raise ValidationError(problems)
 
+
+
+# --------------------------------------------------------------------------- imaging ingest (issue 3)
+# The ingest machinery itself lives in imaging.ingest; these are the writes curators and clinicians make.
+
+def upload_job_create(*, files, user=None, source="upload", options=None):
+    """Store uploaded files (DICOM, label maps, zips) for a new ingest job and enqueue it. Returns the job.
+
+    In the embedded mode (no broker) the job runs in-process before this returns; with a broker a worker
+    runs it and the upload page polls the job row.
+    """
+    from .ingest import job_add_upload, job_manifest
+    from .models import IngestJob
+
+    files = list(files)
+    if not files:
+        raise ValidationError({"files": "Choose at least one DICOM file, label map or zip archive."})
+    label = ", ".join(f.name for f in files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    job = IngestJob.objects.create(source=source, started_by=user, label=label[:255], options=options or {},
+                                   files_total=len(files))
+    with open(job_manifest(job), "w", encoding="utf-8") as handle:
+        for uploaded in files:
+            job_add_upload(job, uploaded, handle)
+    with transaction.atomic():
+        job.enqueue()
+    job.refresh_from_db()
+    return job
+
+
+def _reingest(quarantined, *, user, patient=None, what):
+    """Ingest quarantined files again (optionally for a given patient) and close their entries."""
+    from django.core.files.storage import default_storage
+
+    from radimmuno.jobs import run_job
+
+    from .ingest import Ingest, quarantine_close
+    from .models import IngestJob, IngestSource
+
+    quarantined = list(quarantined)
+    job = IngestJob.objects.create(source=IngestSource.RETRY, started_by=user, files_total=len(quarantined),
+                                   label=f"{what}: {len(quarantined)} quarantined file(s)"[:255])
+    state = {}
+
+    def work(job):
+        ingest = Ingest(job, patient=patient)
+        for q in quarantined:
+            with default_storage.open(q.file.name, "rb") as f:
+                ingest.add_bytes(f.read(), q.original_name or q.file.name)
+        fields = ingest.finish()
+        state["again"] = ingest.quarantined_shas
+        return fields
+
+    run_job(IngestJob, job.pk, work)
+    job.refresh_from_db()
+    again = state.get("again", set())
+    if job.status == "failed":  # the entries stay open; the job row says why
+        return job
+    for q in quarantined:
+        outcome = "quarantined again (see the newer entry)" if q.sha256 in again else "ingested"
+        quarantine_close(q, user=user, resolution=f"{what}: {outcome} (job #{job.pk})")
+    return job
+
+
+def quarantine_retry(*, quarantined, user):
+    """Re-run ingest on quarantined files (after the cause was fixed, e.g. the referenced series arrived)."""
+    return _reingest(quarantined, user=user, what="re-tried")
+
+
+@transaction.atomic
+def quarantine_assign_patient(*, quarantined, patient, user):
+    """Attach quarantined files (unknown Patient ID) to ``patient`` and ingest them.
+
+    When the patient has no MRN yet and the files carry one DICOM Patient ID, it becomes the patient's MRN,
+    so the next scans match by themselves.
+    """
+    from patients.models import PatientIdentity
+    from patients.services import patient_identity_set
+
+    quarantined = list(quarantined)
+    ids = {q.dicom_patient_id for q in quarantined if q.dicom_patient_id}
+    identity = PatientIdentity.objects.filter(patient=patient).first()
+    if len(ids) == 1 and (identity is None or not identity.mrn):
+        (mrn,) = ids
+        if PatientIdentity.objects.filter(mrn=mrn).exclude(patient=patient).exists():
+            raise ValidationError(f"Patient ID {mrn!r} is already the MRN of another patient.")
+        patient_identity_set(patient=patient, mrn=mrn)
+    return _reingest(quarantined, user=user, patient=patient, what=f"assigned to patient {patient}")
+
+
+@transaction.atomic
+def quarantine_create_patient(*, quarantined, site, study_id, tumour_type, user):
+    """Create a patient for quarantined files of an unknown Patient ID (recorded as its MRN) and ingest them."""
+    from patients.services import patient_upsert
+
+    quarantined = list(quarantined)
+    ids = {q.dicom_patient_id for q in quarantined if q.dicom_patient_id}
+    if len(ids) != 1:
+        raise ValidationError("Select files of exactly one DICOM Patient ID to create one patient for them.")
+    patient, created, _ = patient_upsert(site=site, study_id=study_id, tumour_type=tumour_type)
+    if not created:
+        raise ValidationError(f"Patient {study_id} already exists at {site}; assign the files to it instead.")
+    return quarantine_assign_patient(quarantined=quarantined, patient=patient, user=user)
+
+
+def quarantine_discard(*, quarantined, user, reason):
+    from .ingest import quarantine_close
+    from .models import QuarantineStatus
+
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the files are discarded."})
+    for q in quarantined:
+        quarantine_close(q, user=user, resolution=f"discarded: {reason}", status=QuarantineStatus.DISCARDED)
+
+
+@transaction.atomic
+def segment_assign_lesion(*, segment, lesion, user=None):
+    """A curator maps a segment to a lesion of the same patient."""
+    from .models import LesionMapping
+
+    patient_id = segment.segmentation.image_series.study.patient_id
+    if lesion.patient_id != patient_id:
+        raise ValidationError({"lesion": "That lesion belongs to another patient than the segmentation."})
+    segment.lesion, segment.lesion_mapping = lesion, LesionMapping.CURATOR
+    segment.full_clean()
+    segment.save()
+    return segment
+
+
+def _review_target(segment):
+    if segment.lesion_id is None:
+        raise ValidationError("Map the segment to a lesion first.")
+    timepoint = segment.timepoint
+    if timepoint is None:
+        raise ValidationError("The segmentation's study has no date, so it belongs to no assessment.")
+    return segment.lesion, timepoint
+
+
+@transaction.atomic
+def segment_measurement_accept(*, segment, user, replace_manual=False):
+    """Record the segment's RECIST size as the lesion's measurement (source "segmentation").
+
+    A clinician-entered measurement is authoritative: it is only replaced when ``replace_manual`` says so.
+    """
+    from .models import ProposalStatus
+
+    lesion, timepoint = _review_target(segment)
+    size = segment.proposed_size_mm
+    if size is None:
+        raise ValidationError("The segment's mask is empty: there is nothing to accept.")
+    existing = LesionMeasurement.objects.filter(lesion=lesion, timepoint=timepoint).first()
+    if existing and existing.source == choices.MeasurementSource.MANUAL and not replace_manual:
+        raise ValidationError(
+            f"{lesion.label} already has a manual measurement on {timepoint.date.isoformat()} "
+            f"({existing.display_size}); it is kept unless you confirm replacing it."
+        )
+    measurement, _ = measurement_record(
+        lesion=lesion, timepoint=timepoint, user=user, size_mm=size, status=choices.MeasurementStatus.PRESENT,
+        source=choices.MeasurementSource.SEGMENTATION,
+    )
+    segment.proposal_status, segment.measurement = ProposalStatus.ACCEPTED, measurement
+    segment.reviewed_by, segment.reviewed_at = user, timezone.now()
+    segment.save()
+    return measurement
+
+
+@transaction.atomic
+def segment_measurement_override(*, segment, user, size_mm, status=choices.MeasurementStatus.PRESENT):
+    """The clinician disagrees with the derived size: record theirs (a manual measurement) instead."""
+    from .models import ProposalStatus
+
+    lesion, timepoint = _review_target(segment)
+    measurement, _ = measurement_record(
+        lesion=lesion, timepoint=timepoint, user=user, size_mm=size_mm, status=status,
+        source=choices.MeasurementSource.MANUAL,
+    )
+    segment.proposal_status, segment.measurement = ProposalStatus.OVERRIDDEN, measurement
+    segment.reviewed_by, segment.reviewed_at = user, timezone.now()
+    segment.save()
+    return measurement

@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "imaging"
-urlpatterns = []
+urlpatterns = [
+    path("upload/", views.dicom_upload, name="upload"),
+    path("ingest-jobs/<int:pk>/", views.ingest_job, name="ingest-job"),
+]

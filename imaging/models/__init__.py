@@ -8,3 +8,19 @@ from .assessment import (  # noqa: F401
     LesionMeasurement,
     Timepoint,
 )
+from .dicom import (  # noqa: F401,E402
+    IngestJob,
+    IngestSource,
+    Instance,
+    LesionMapping,
+    ProposalStatus,
+    QuarantinedFile,
+    QuarantineReason,
+    QuarantineStatus,
+    Segment,
+    Segmentation,
+    SegmentationKind,
+    Series,
+    Study,
+    VolumeStatus,
+)

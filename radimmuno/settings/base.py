@@ -78,8 +78,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, task workers) may write: wait for locks, take the write lock when a transaction
+    # starts (no read→write upgrade deadlocks), and let readers proceed during a write (WAL).
     DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault("timeout", 30)
+    DATABASES["default"]["OPTIONS"].update(
+        timeout=30, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -139,6 +143,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_RESULT_BACKEND = None
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "radimmuno")
+# A message a worker took but never acknowledged (the worker died) is redelivered after this many seconds;
+# keep it longer than the longest task. The reconciler also re-enqueues rows stuck past their deadline.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Data under test/bench: the pyradiomics reference volumes shipped next to the project.
 RADIMMUNO_SHARED_DATA = Path(os.environ.get("RADIMMUNO_SHARED_DATA", BASE_DIR.parent / "shared" / "data"))
@@ -162,3 +171,20 @@ RADIMMUNO_HPD_ALERT_DEFINITIONS = ["champiat", "saada_bouzid", "ferrara", "kas",
 # Dissociated response: Bernard-Tessier (-30 % / +20 % lesions) is specific; Tozuka's "any shrinking and any
 # growing lesion" also fires on measurement noise, so it is shown but does not alert by default (§4.2).
 RADIMMUNO_DISSOCIATED_ALERT_DEFINITIONS = ["bernard_tessier", "sato"]
+
+# Imaging ingest (issue 3). Unknown DICOM Patient IDs go to quarantine; research sites may auto-create
+# pseudonymous patients for them instead (in the site RADIMMUNO_AUTO_CREATE_SITE).
+RADIMMUNO_AUTO_CREATE_PATIENTS = env_bool("RADIMMUNO_AUTO_CREATE_PATIENTS", False)
+RADIMMUNO_AUTO_CREATE_SITE = os.environ.get("RADIMMUNO_AUTO_CREATE_SITE", "IMAGING")
+# Job manifests (the inputs of each ingest job, so a crashed run can be re-run); local or shared disk.
+RADIMMUNO_INGEST_WORK_DIR = os.environ.get("RADIMMUNO_INGEST_WORK_DIR", "")
+# Uploads of whole series as zips can be large.
+DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FILES", "5000"))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# drf-spectacular: name the imaging choice sets whose field names ("source", "status") other apps use too.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "IngestSourceEnum": "imaging.models.dicom.IngestSource",
+    "QuarantineStatusEnum": "imaging.models.dicom.QuarantineStatus",
+    "JobStatusEnum": "radimmuno.jobs.JobStatus",
+}

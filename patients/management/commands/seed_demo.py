@@ -14,8 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("--patients", type=int, default=200, help="number of patients (default 200)")
         parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when patients already exist")
+        parser.add_argument("--imaging-patients", type=int, default=2,
+                            help="synthetic CT + lesion SEG per assessment for the first N patients (default 2)")
 
-    def handle(self, *args, patients, seed, if_empty, **options):
+    def handle(self, *args, patients, seed, if_empty, imaging_patients=2, **options):
         if patients < 1:
             raise CommandError("--patients must be at least 1.")
         if if_empty and Patient.objects.exists():
@@ -37,6 +39,13 @@ class Command(BaseCommand):
 
         assessed = response_recompute_patients(created)
         self.stdout.write(f"Response assessments computed: {assessed}.")
+        if imaging_patients > 0:
+            from imaging.demo import demo_imaging_create, demo_patients_for_imaging
+
+            job = demo_imaging_create(patients=demo_patients_for_imaging(created, imaging_patients), seed=seed,
+                                      progress=progress)
+            self.stdout.write("")
+            self.stdout.write(f"Demo imaging: {job.stored} DICOM objects, {job.segmentations} segmentations.")
         self.stdout.write(self.style.SUCCESS(
             f"Created {len(created)} demo patients (seed {seed}) in {time.perf_counter() - started:.1f} s."
         ))

@@ -1,0 +1,61 @@
+"""Reads of the imaging app for pages, the API and radiomics."""
+from django.db.models import Count
+
+from .ingest import geometry_from_dict, series_layout, stored_source
+from .models import IngestJob, QuarantinedFile, QuarantineStatus, Segment
+
+
+def ingest_job_detail(*, pk):
+    return IngestJob.objects.select_related("started_by").get(pk=pk)
+
+
+def ingest_jobs_recent(*, user=None, limit=10):
+    qs = IngestJob.objects.select_related("started_by")
+    if user is not None and not user.is_staff:
+        qs = qs.filter(started_by=user)
+    return qs[:limit]
+
+
+def quarantine_open():
+    return QuarantinedFile.objects.filter(status=QuarantineStatus.OPEN).select_related("job")
+
+
+def quarantine_counts():
+    return dict(quarantine_open().values_list("reason_code").annotate(n=Count("pk")))
+
+
+
+def series_volume(series, *, convert_pet_to_suv=True):
+    """The series as a 3-D volume (``imaging.compute.volume.Volume``: array, geometry, units, SUV factor)."""
+    from .compute.volume import assemble_volume
+
+    names = list(series.instances.values_list("file", flat=True))
+    return assemble_volume([stored_source(n) for n in names], convert_pet_to_suv=convert_pet_to_suv)
+
+
+def series_geometry(series):
+    return geometry_from_dict(series.geometry) if series.geometry else series_layout(series).geometry
+
+
+def segment_mask(segment):
+    """The segment's mask as a SimpleITK image (uint8, 1 = lesion) on its image series' grid."""
+    import SimpleITK as sitk
+
+    source = stored_source(segment.mask_file.name)
+    if isinstance(source, bytes):
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(suffix=".nrrd") as tmp:
+            tmp.write(source)
+            tmp.flush()
+            return sitk.ReadImage(tmp.name)
+    return sitk.ReadImage(source)
+
+
+def segments_for_review(*, patient=None):
+    qs = Segment.objects.select_related(
+        "lesion", "segmentation__image_series__study__timepoint", "segmentation__image_series__study__patient",
+        "measurement")
+    if patient is not None:
+        qs = qs.filter(segmentation__image_series__study__patient=patient)
+    return qs

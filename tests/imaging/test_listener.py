@@ -1,0 +1,122 @@
+"""The DICOM listener against dcmtk's storescu/echoscu: a CT series and a SEG pushed over the network appear as
+study, series, volume and lesion segmentation; bad input gets a DICOM failure status and a recorded reason, and
+the listener keeps serving."""
+import os
+import subprocess
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from imaging import selectors
+from imaging.listener import Listener
+from imaging.models import IngestJob, Instance, QuarantinedFile, Segment, Segmentation, Series, Study
+from tests.imaging.test_ingest_helpers import patient_with_mrn, require_dcmtk, write_study
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ENV = {**os.environ, "TCP_NODELAY": "1"}
+
+
+@pytest.fixture(autouse=True)
+def vocabularies(transactional_db):
+    """Transactional tests flush the database, data migrations included: reload the shipped vocabularies."""
+    from patients.models import BiomarkerKind, Drug
+    from patients.vocabulary import load_vocabularies
+
+    load_vocabularies(Drug, BiomarkerKind)
+
+
+@pytest.fixture
+def listener():
+    require_dcmtk()
+    server = Listener(ae_title="RADIMMUNO", host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+def storescu(listener, *paths):
+    result = subprocess.run(["storescu", "-v", "-nh", "-R", "-aec", "RADIMMUNO", "127.0.0.1", str(listener.port),
+                             *map(str, paths)], capture_output=True, text=True, env=ENV, timeout=60)
+    assert listener.wait_idle(), "the listener did not finish its ingest job"
+    return result
+
+
+def echo(listener):
+    return subprocess.run(["echoscu", "-aec", "RADIMMUNO", "127.0.0.1", str(listener.port)],
+                          capture_output=True, text=True, env=ENV, timeout=30).returncode == 0
+
+
+def test_storescu_pushes_a_ct_series_and_a_seg(listener, tmp_path):
+    study = write_study(tmp_path / "study")
+    patient = patient_with_mrn()
+    assert echo(listener)
+    result = storescu(listener, *study.ct_paths, study.seg)
+    assert result.returncode == 0, result.stderr
+    job = IngestJob.objects.get()
+    assert (job.source, job.status, job.stored, job.segmentations) == ("network", "done", 13, 1)
+    assert job.peer_ae_title == "STORESCU" and job.peer_address.startswith("127.0.0.1:")
+    s = Study.objects.get()
+    assert s.patient == patient and s.timepoint.date.isoformat() == "2024-03-01"
+    ct = Series.objects.get(series_instance_uid=study.series_uid)
+    assert (ct.instance_count, ct.volume_status) == (12, "ok")
+    # checked from the headers read on arrival: the same grid as from the stored files
+    from imaging.ingest import series_layout
+
+    from_files = series_layout(ct).geometry
+    assert ct.geometry == {"size": list(from_files.size), "origin": list(from_files.origin),
+                           "spacing": list(from_files.spacing), "direction": list(from_files.direction)}
+    assert np.array_equal(selectors.series_volume(ct).array, study.syn.array)
+    segmentation = Segmentation.objects.get()
+    assert segmentation.kind == "seg" and segmentation.image_series == ct
+    assert sorted(Segment.objects.values_list("lesion__label", flat=True)) == ["N1", "T1"]
+    # the same push again: duplicates, nothing new
+    assert storescu(listener, *study.ct_paths, study.seg).returncode == 0
+    again = IngestJob.objects.latest("pk")
+    assert (again.stored, again.duplicates) == (0, 13) and Instance.objects.count() == 13
+
+
+def test_bad_input_gets_a_failure_status_and_the_listener_keeps_serving(listener, tmp_path):
+    from pynetdicom import AE
+
+    study = write_study(tmp_path / "study")
+    patient_with_mrn()
+    nopix = pydicom.dcmread(study.ct_paths[0])
+    del nopix.PixelData
+    nopix.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    nopix.save_as(tmp_path / "nopix.dcm")
+    nopid = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del nopid.PatientID
+    nopid.save_as(tmp_path / "nopid.dcm")
+    result = storescu(listener, tmp_path / "nopix.dcm", tmp_path / "nopid.dcm", *study.ct_paths[:3])
+    output = result.stderr + result.stdout
+    assert output.count("Received Store Response (Error: DataSetDoesNotMatchSOPClass)") == 2, output  # 0xA900
+    codes = set(QuarantinedFile.objects.values_list("reason_code", flat=True))
+    assert codes == {"no_pixel_data", "missing_attributes"}
+    assert "PatientID" in QuarantinedFile.objects.get(reason_code="missing_attributes").reason
+    assert Instance.objects.count() == 3  # the good files of the same association were stored
+    assert echo(listener)
+
+    # A conflicting instance (same UID, other content) gets a failure status too; the stored one is kept.
+    changed = pydicom.dcmread(study.ct_paths[0])
+    changed.PixelData = bytes(len(changed.PixelData))
+    changed.save_as(tmp_path / "conflict.dcm")
+    result = storescu(listener, tmp_path / "conflict.dcm")
+    assert "Received Store Response (Error: CannotUnderstand)" in result.stderr + result.stdout  # 0xC001
+    assert QuarantinedFile.objects.filter(reason_code="conflict").count() == 1
+
+    # A peer that aborts in the middle of an association: what arrived is kept, the listener goes on.
+    ae = AE(ae_title="ABORTER")
+    ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2")
+    assoc = ae.associate("127.0.0.1", listener.port, ae_title="RADIMMUNO")
+    assert assoc.is_established
+    status = assoc.send_c_store(pydicom.dcmread(study.ct_paths[3]))
+    assert status.Status == 0x0000
+    assoc.abort()
+    assert listener.wait_idle()
+    assert echo(listener)
+    result = storescu(listener, *study.ct_paths)
+    assert result.returncode == 0, result.stderr
+    assert Series.objects.get(series_instance_uid=study.series_uid).instance_count == 12
+    assert IngestJob.objects.filter(status="done").count() == IngestJob.objects.count()
