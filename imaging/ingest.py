@@ -1025,7 +1025,7 @@ class Ingest:
         matching, problems = [], []
         for s in candidates:
             try:
-                check_geometry(grid, geometry_from_dict(s.geometry), what="label map")
+                check_geometry(grid, geometry_from_dict(s.geometry), what="label map", allow_reindexing=True)
                 matching.append(s)
             except GeometryMismatchError as exc:
                 problems.append(f"series {s.series_instance_uid} ({s.series_description}): {exc}")

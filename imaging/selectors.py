@@ -59,3 +59,46 @@ def segments_for_review(*, patient=None):
     if patient is not None:
         qs = qs.filter(segmentation__image_series__study__patient=patient)
     return qs
+
+
+# -- radiomics ------------------------------------------------------------------------------------------------------
+def feature_sets_for_patient(patient):
+    from .models import FeatureSet
+
+    return (FeatureSet.objects.filter(segment__segmentation__image_series__study__patient=patient)
+            .select_related("profile", "segment__lesion", "segment__segmentation__image_series__study__timepoint")
+            .order_by("segment__segmentation__image_series__study__study_date", "segment__number", "profile__name",
+                      "region"))
+
+
+def feature_table(feature_sets, *, layout="long"):
+    """Features as a pandas DataFrame for analytics and export.
+
+    ``long``: one row per (patient, lesion, timepoint, region, profile, feature) with its value.
+    ``wide``: one row per feature set, one column per feature. Only finished sets are included. The patient is
+    identified by the pseudonymous study ID only.
+    """
+    import pandas as pd
+
+    rows = []
+    queryset = feature_sets.filter(status="done").select_related(
+        "profile", "segment__lesion", "segment__segmentation__image_series__study__patient",
+        "segment__segmentation__image_series__study__timepoint")
+    for fs in queryset:
+        study = fs.segment.segmentation.image_series.study
+        key = {
+            "patient": study.patient.study_id,
+            "lesion": fs.segment.lesion.label if fs.segment.lesion else f"segment {fs.segment.number}",
+            "timepoint": study.timepoint.date.isoformat() if study.timepoint else study.study_date.isoformat(),
+            "region": fs.region,
+            "profile": f"{fs.profile.name}@v{fs.profile.version}",
+            "feature_set": fs.pk,
+        }
+        if layout == "wide":
+            rows.append({**key, **fs.features})
+        else:
+            rows.extend({**key, "feature": name, "value": value} for name, value in fs.features.items())
+    columns = ["patient", "lesion", "timepoint", "region", "profile", "feature_set"]
+    if layout == "long":
+        columns += ["feature", "value"]
+    return pd.DataFrame(rows, columns=None if (layout == "wide" and rows) else columns)

@@ -11,3 +11,12 @@ def ingest_job_run(job_id):
     from .models import IngestJob
 
     return run_job(IngestJob, job_id, job_run_manifest)
+
+
+@shared_task(name="imaging.extract_feature_set", acks_late=True)
+def extract_feature_set(feature_set_id):
+    """Extract one feature set (segment x profile version x region); idempotent."""
+    from .models import FeatureSet
+    from .radiomics import feature_set_compute
+
+    return run_job(FeatureSet, feature_set_id, feature_set_compute)

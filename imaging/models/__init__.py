@@ -24,3 +24,4 @@ from .dicom import (  # noqa: F401,E402
     Study,
     VolumeStatus,
 )
+from .radiomics import LESION_REGION, ExtractionProfile, FeatureSet  # noqa: F401,E402

@@ -188,3 +188,6 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "QuarantineStatusEnum": "imaging.models.dicom.QuarantineStatus",
     "JobStatusEnum": "radimmuno.jobs.JobStatus",
 }
+
+# Radiomics (issue 4): new lesion masks are extracted automatically with the active profiles of their modality.
+RADIMMUNO_AUTO_EXTRACT = env_bool("RADIMMUNO_AUTO_EXTRACT", True)

@@ -24,3 +24,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# Tests that are not about radiomics should not pay for feature extraction; radiomics tests switch it on.
+RADIMMUNO_AUTO_EXTRACT = os.environ.get("RADIMMUNO_AUTO_EXTRACT", "") == "1"

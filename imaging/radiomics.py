@@ -1,0 +1,268 @@
+"""Radiomics services: extraction profiles, feature-set requests and extraction (single and batch).
+
+The hand-off: a new lesion mask (``Segment``) → ``feature_sets_request`` creates one ``FeatureSet`` per
+(active profile for the modality, region) and enqueues it after commit → the task re-fetches it by id and
+calls ``feature_set_compute`` (idempotent: it recomputes from the stored image and mask; the unique
+constraint makes a duplicate run harmless).
+"""
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from radimmuno.jobs import JobFailed, JobStatus
+
+from .compute.radiomics import (
+    BatchExtractor,
+    ExtractionJob,
+    Extractor,
+    InvalidParameters,
+    RegionError,
+    dump_params,
+    load_params,
+    params_hash,
+    peritumoral_ring,
+    validate_params,
+)
+from .models import ExtractionProfile, FeatureSet, Instance, Segment
+
+logger = logging.getLogger(__name__)
+MODALITY_ALIASES = {"PET": "PT"}
+
+
+# -- profiles -----------------------------------------------------------------------------------------------------
+def _clean_rings(rings_mm):
+    rings = []
+    for ring in rings_mm or []:
+        try:
+            inner, outer = (float(v) for v in ring)
+        except (TypeError, ValueError):
+            raise ValidationError({"rings_mm": f"A ring is [inner_mm, outer_mm], got {ring!r}."}) from None
+        if not 0 <= inner < outer:
+            raise ValidationError({"rings_mm": f"Ring [{inner:g}, {outer:g}] mm: need 0 <= inner < outer."})
+        rings.append([inner, outer])
+    return rings
+
+
+@transaction.atomic
+def profile_save(*, name, params, rings_mm=(), modality="", description="", active=True, user=None):
+    """Create the first or the next version of a profile. Returns (profile, created).
+
+    Unchanged parameters and rings return the current version: saving twice never makes a new version.
+    """
+    try:
+        validated = validate_params(params)
+    except InvalidParameters as exc:
+        raise ValidationError({"params": [str(m) for m in (getattr(exc, "errors", None) or [str(exc)])]}) from None
+    rings = _clean_rings(rings_mm)
+    modality = MODALITY_ALIASES.get(modality.upper(), modality.upper()) if modality else ""
+    digest = params_hash(validated)
+    latest = ExtractionProfile.objects.select_for_update().filter(name=name).order_by("-version").first()
+    if latest and latest.params_hash == digest and latest.rings_mm == rings and latest.modality == modality:
+        if latest.active != active or (description and latest.description != description):
+            latest.active, latest.description = active, description or latest.description
+            latest.save(update_fields=["active", "description"])
+        return latest, False
+    if latest and active:
+        ExtractionProfile.objects.filter(name=name).update(active=False)  # one active version per name
+    profile = ExtractionProfile(
+        name=name, version=(latest.version + 1) if latest else 1, modality=modality, params=validated,
+        params_hash=digest, rings_mm=rings, description=description, active=active, created_by=user,
+    )
+    profile.full_clean()
+    profile.save()
+    return profile, True
+
+
+def profile_load_yaml(*, name, source, **kwargs):
+    """Create or version a profile from a pyradiomics parameter YAML file (path or text)."""
+    try:
+        params = load_params(source)
+    except InvalidParameters as exc:
+        raise ValidationError({"params": [str(exc)]}) from None
+    except OSError as exc:
+        raise ValidationError({"params": [f"Cannot read {source}: {exc.strerror}."]}) from None
+    return profile_save(name=name, params=params, **kwargs)
+
+
+def profile_export_yaml(profile):
+    return dump_params(profile.params)
+
+
+# -- requests -----------------------------------------------------------------------------------------------------
+def profiles_for_modality(modality):
+    modality = MODALITY_ALIASES.get(modality, modality)
+    return list(ExtractionProfile.objects.filter(active=True, modality=modality))
+
+
+def feature_sets_request(*, segment, profiles=None, retry_failed=False, enqueue=True):
+    """Create (or reuse) the feature sets of a lesion mask and enqueue the new ones. Returns them all.
+
+    ``enqueue=False`` only creates the rows (pending), for a caller that extracts them itself in a batch.
+    """
+    if profiles is None:
+        profiles = profiles_for_modality(segment.segmentation.image_series.modality)
+    wanted = []
+    for profile in profiles:
+        for region in profile.regions:
+            fs, created = FeatureSet.objects.get_or_create(segment=segment, profile=profile, region=region)
+            if enqueue and (created or (retry_failed and fs.status == JobStatus.FAILED)):
+                fs.enqueue()
+            wanted.append(fs)
+    return wanted
+
+
+def feature_set_retry(*, feature_set):
+    """Run a (failed) feature set again."""
+    feature_set.enqueue()
+
+
+def feature_sets_reset(*, segment):
+    """The mask changed: its features are recomputed (the rows are kept, their results replaced)."""
+    for fs in FeatureSet.objects.filter(segment=segment):
+        FeatureSet.objects.filter(pk=fs.pk).update(features={}, feature_count=0, diagnostics={}, provenance={},
+                                                   timings={})
+        fs.enqueue()
+
+
+# -- extraction ---------------------------------------------------------------------------------------------------
+def _volume_cache_dir():
+    path = Path(settings.MEDIA_ROOT) / "volumes"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def series_volume_path(series):
+    """NRRD of the series' assembled volume (cached, keyed by the SHA-256 of its instances' content).
+
+    The series is read and assembled once for all of its lesions and profiles; a changed instance set gives a
+    new key, so the cache can never serve a stale volume.
+    """
+    import SimpleITK as sitk
+
+    from .selectors import series_volume
+
+    shas = list(Instance.objects.filter(series=series).order_by("sop_instance_uid").values_list("sha256", flat=True))
+    if not shas:
+        raise JobFailed(f"Series {series} has no stored instances.")
+    key = hashlib.sha256("".join(shas).encode()).hexdigest()
+    path = _volume_cache_dir() / f"{key}.nrrd"
+    if not path.exists():
+        try:
+            volume = series_volume(series)
+        except Exception as exc:  # noqa: BLE001 - typed volume errors carry a readable message
+            raise JobFailed(f"The image series could not be assembled into a volume: {exc}") from None
+        tmp = path.with_suffix(".tmp.nrrd")
+        sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=True)
+        tmp.replace(path)
+    return path
+
+
+def _region_mask(feature_set, mask_image):
+    if feature_set.region == "lesion":
+        return mask_image
+    inner, outer = feature_set.profile.ring_for(feature_set.region)
+    try:
+        return peritumoral_ring(mask_image, inner, outer)
+    except RegionError as exc:
+        raise JobFailed(f"Region {feature_set.region}: {exc}") from None
+
+
+def _store_fields(result, volume_path, mask_sha256):
+    if result.error is not None:
+        raise JobFailed(result.error.reason)
+    provenance = result.provenance.to_dict() if result.provenance else {}
+    provenance.update(volume_file=volume_path.name, segment_mask_sha256=mask_sha256)
+    features = {k: float(v) for k, v in result.features.items()}
+    return {"features": features, "feature_count": len(features), "diagnostics": json.loads(
+        json.dumps(result.diagnostics, default=str)), "provenance": provenance, "timings": result.timings}
+
+
+def feature_set_compute(feature_set):
+    """Extract one feature set now (the task body). Returns the fields stored with the done status."""
+    import SimpleITK as sitk
+
+    from .selectors import segment_mask
+
+    segment = Segment.objects.select_related("segmentation__image_series").get(pk=feature_set.segment_id)
+    series = segment.segmentation.image_series
+    volume_path = series_volume_path(series)
+    mask = segment_mask(segment)
+    region = _region_mask(feature_set, mask)
+    extractor = Extractor(feature_set.profile.params).fit()
+    result = extractor.extract(str(volume_path), {"r": region})["r"]
+    return _store_fields(result, volume_path, segment.mask_sha256)
+
+
+def feature_sets_extract_batch(feature_sets, *, workers=None, progress=None):
+    """Extract many feature sets: grouped by (series, profile) so each volume is loaded once, over N processes.
+
+    Each set's status row goes running → done/failed as its result arrives. Returns (done, failed) counts.
+    """
+    import SimpleITK as sitk
+    from django.utils import timezone
+
+    from .selectors import segment_mask
+
+    groups = {}
+    for fs in feature_sets:
+        series = fs.segment.segmentation.image_series
+        groups.setdefault((series.pk, fs.profile_id), []).append(fs)
+    jobs, lookup = [], {}
+    tmp_dir = Path(settings.MEDIA_ROOT) / "volumes" / "masks"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for (series_pk, profile_pk), members in groups.items():
+        try:
+            volume_path = series_volume_path(members[0].segment.segmentation.image_series)
+        except Exception as exc:  # noqa: BLE001 - recorded on every member row
+            for fs in members:
+                fs.claim()
+                fs.fail(f"Image series could not be loaded: {exc}")
+                failed += 1
+            continue
+        masks = {}
+        for fs in members:
+            fs.claim()
+            try:
+                region = _region_mask(fs, segment_mask(fs.segment))
+            except JobFailed as exc:
+                fs.fail(str(exc))
+                failed += 1
+                continue
+            path = tmp_dir / f"fs-{fs.pk}.nrrd"
+            sitk.WriteImage(region, str(path), useCompression=True)
+            masks[fs.pk] = str(path)
+            lookup[fs.pk] = (fs, volume_path)
+        if masks:
+            jobs.append((profile_pk, ExtractionJob(image=str(volume_path), masks=masks, job_id=(series_pk, profile_pk))))
+    done = 0
+    by_profile = {}
+    for profile_pk, job in jobs:
+        by_profile.setdefault(profile_pk, []).append(job)
+    for profile_pk, profile_jobs in by_profile.items():
+        profile = ExtractionProfile.objects.get(pk=profile_pk)
+
+        def on_result(n, total, job_result):
+            nonlocal done, failed
+            for pk, result in job_result.results.items():
+                fs, volume_path = lookup[pk]
+                try:
+                    fields = _store_fields(result, volume_path, fs.segment.mask_sha256)
+                except JobFailed as exc:
+                    fs.fail(str(exc))
+                    failed += 1
+                else:
+                    fs.finish(**fields)
+                    done += 1
+                Path(tmp_dir / f"fs-{pk}.nrrd").unlink(missing_ok=True)
+            if progress:
+                progress(done + failed)
+
+        BatchExtractor(profile.params, n_workers=workers).run([j for j in profile_jobs], progress=on_result)
+    logger.info("batch extraction finished at %s: %d done, %d failed", timezone.now(), done, failed)
+    return done, failed
