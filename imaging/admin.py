@@ -289,3 +289,90 @@ class QuarantinedFileAdmin(HistoryAdmin):
         return self._form_step(request, queryset, QuarantineDiscardForm, "Discard quarantined files",
                                lambda files, data: services.quarantine_discard(
                                    quarantined=files, user=request.user, reason=data["reason"]))
+
+
+# -- radiomics --------------------------------------------------------------------------------------------------
+from django import forms as _forms  # noqa: E402
+from django.core.exceptions import ValidationError as _ValidationError  # noqa: E402
+
+from .models import ExtractionProfile, FeatureSet  # noqa: E402
+
+
+class ExtractionProfileForm(_forms.ModelForm):
+    """Edit a profile as pyradiomics YAML; saving creates the next version (the old one stays for its features)."""
+
+    yaml = _forms.CharField(widget=_forms.Textarea(attrs={"rows": 18, "cols": 90}), label="Parameters (YAML)",
+                            help_text="A pyradiomics parameter file: setting / imageType / featureClass.")
+
+    class Meta:
+        model = ExtractionProfile
+        fields = ["name", "modality", "rings_mm", "description", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            from .radiomics import profile_export_yaml
+
+            self.initial["yaml"] = profile_export_yaml(self.instance)
+
+    def clean(self):
+        from .compute.radiomics import load_params
+
+        cleaned = super().clean()
+        try:
+            cleaned["params"] = load_params(cleaned.get("yaml", ""))
+        except Exception as exc:  # noqa: BLE001 - shown on the form
+            raise _ValidationError({"yaml": f"Not a valid pyradiomics parameter file: {exc}"}) from None
+        return cleaned
+
+
+@admin.register(ExtractionProfile)
+class ExtractionProfileAdmin(admin.ModelAdmin):
+    form = ExtractionProfileForm
+    list_display = ["name", "version", "modality", "active", "regions_list", "params_hash_short", "created_at"]
+    list_filter = ["active", "modality", "name"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["version", "params_hash", "created_by", "created_at"]
+
+    @admin.display(description="regions")
+    def regions_list(self, obj):
+        return ", ".join(obj.regions)
+
+    @admin.display(description="parameters")
+    def params_hash_short(self, obj):
+        return obj.params_hash[:12]
+
+    def save_model(self, request, obj, form, change):
+        """Never edit a version in place: the service stores the next version when anything changed."""
+        from .radiomics import profile_save
+
+        profile, _ = profile_save(name=form.cleaned_data["name"], params=form.cleaned_data["params"],
+                                  rings_mm=form.cleaned_data["rings_mm"], modality=form.cleaned_data["modality"],
+                                  description=form.cleaned_data["description"], active=form.cleaned_data["active"],
+                                  user=request.user)
+        obj.pk = profile.pk
+        obj.refresh_from_db()
+
+
+@admin.register(FeatureSet)
+class FeatureSetAdmin(ReadOnlyAdmin):
+    list_display = ["segment", "profile", "region", "status", "feature_count", "attempts", "duration",
+                    "finished_at"]
+    list_filter = ["status", "region", "profile"]
+    search_fields = ["segment__segmentation__image_series__study__patient__study_id", "segment__label", "error"]
+    list_select_related = ["segment__segmentation", "profile"]
+    actions = ["retry"]
+
+    @admin.display(description="seconds")
+    def duration(self, obj):
+        return f"{obj.duration_s:.1f}" if obj.duration_s is not None else "–"
+
+    @admin.action(description="Extract the selected feature sets again")
+    def retry(self, request, queryset):
+        from .radiomics import feature_set_retry
+
+        n = 0
+        for fs in queryset:
+            feature_set_retry(feature_set=fs)
+            n += 1
+        self.message_user(request, f"{n} feature set(s) queued for extraction.")

@@ -37,3 +37,28 @@ def ingest_job(request, pk):
         raise Http404("No such ingest job.")
     context = {"job": job, "form": None, "recent": []}
     return render_page(request, "imaging/ingest_job.html", "imaging/partials/ingest_job.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_radiomics(request, pk):
+    """Extraction status per lesion mask; curators retry failures. Polls itself while anything is unfinished."""
+    from django.shortcuts import get_object_or_404
+
+    from patients.models import Patient
+
+    from .models import FeatureSet
+    from .radiomics import feature_set_retry
+
+    patient = get_object_or_404(Patient, pk=pk)
+    if request.method == "POST":
+        if not request.user.has_perm("imaging.change_featureset"):
+            raise Http404("No such page.")
+        fs = get_object_or_404(FeatureSet, pk=request.POST.get("feature_set"),
+                               segment__segmentation__image_series__study__patient=patient)
+        feature_set_retry(feature_set=fs)
+    feature_sets = list(selectors.feature_sets_for_patient(patient))
+    context = {"patient": patient, "feature_sets": feature_sets,
+               "unfinished": any(not fs.is_finished for fs in feature_sets),
+               "can_retry": request.user.has_perm("imaging.change_featureset")}
+    return render_page(request, "imaging/patient_radiomics.html", "imaging/partials/radiomics_status.html", context)

@@ -1,0 +1,101 @@
+"""Radiomics pages and admin, and extraction by a real Celery worker process through Redis."""
+import io
+import time
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.urls import reverse
+
+from imaging.models import ExtractionProfile, FeatureSet
+from imaging.radiomics import profile_save
+from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
+from tests.worker import celery_worker, wait_for
+
+SMALL = {"setting": {"binWidth": 25, "label": 1}, "imageType": {"Original": {}},
+         "featureClass": {"firstorder": [], "shape": []}}
+# Slow enough (resampling to 0.5 mm, LoG and wavelet) that a worker can be killed in the middle of it.
+SLOW = {"setting": {"binWidth": 25, "label": 1, "resampledPixelSpacing": [0.5, 0.5, 0.5], "padDistance": 10},
+        "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 2.0, 3.0]}, "Wavelet": {}},
+        "featureClass": {"firstorder": [], "glcm": [], "glrlm": []}}
+
+
+def import_study(tmp_path):
+    study = write_study(tmp_path / "study")
+    patient = patient_with_mrn()
+    call_command("import_dicom", str(study.ct_dir), str(study.seg), no_progress=True, stdout=io.StringIO())
+    return patient
+
+
+@pytest.fixture
+def extracting(settings, db):
+    settings.RADIMMUNO_AUTO_EXTRACT = True
+    ExtractionProfile.objects.update(active=False)
+
+
+@pytest.mark.django_db
+def test_status_page_full_and_htmx_and_retry(client, curator, htmx_headers, tmp_path, extracting,
+                                             django_capture_on_commit_callbacks):
+    profile_save(name="ct-small", params=SMALL, modality="CT", rings_mm=[[0, 2]])  # 2 mm < 4 mm voxels: fails
+    with django_capture_on_commit_callbacks(execute=True):
+        patient = import_study(tmp_path)
+    client.force_login(curator)
+    url = reverse("imaging:patient-radiomics", args=[patient.pk])
+    full = client.get(url).content.decode()
+    fragment = client.get(url, **htmx_headers).content.decode()
+    assert "<html" in full and "<html" not in fragment
+    assert "T1" in fragment and "ct-small v1" in fragment and "Done" in fragment and "Failed" in fragment
+    assert "mask has no voxels" in fragment and 'hx-trigger="every 2s"' not in fragment
+    failed = FeatureSet.objects.filter(status="failed").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"feature_set": failed.pk}, **htmx_headers)
+    assert response.status_code == 200
+    failed.refresh_from_db()
+    assert failed.status == "failed" and failed.attempts == 2  # ran again, same readable reason
+    FeatureSet.objects.filter(pk=failed.pk).update(status="pending")
+    assert 'hx-trigger="every 2s"' in client.get(url, **htmx_headers).content.decode()
+
+
+@pytest.mark.django_db
+def test_profile_admin_edit_creates_a_new_version(admin_client_logged_in):
+    profile, _ = profile_save(name="ct-small", params=SMALL, modality="CT")
+    url = reverse("admin:imaging_extractionprofile_change", args=[profile.pk])
+    page = admin_client_logged_in.get(url).content.decode()
+    assert "binWidth: 25" in page
+    response = admin_client_logged_in.post(url, {
+        "name": "ct-small", "modality": "CT", "rings_mm": "[]", "description": "", "active": "on",
+        "yaml": "setting:\n  binWidth: 10\nimageType:\n  Original: {}\nfeatureClass:\n  firstorder: []\n"})
+    assert response.status_code == 302
+    assert list(ExtractionProfile.objects.filter(name="ct-small").values_list("version", "active")) == [
+        (2, True), (1, False)]
+    bad = admin_client_logged_in.post(url, {"name": "ct-small", "modality": "CT", "rings_mm": "[]",
+                                            "yaml": "setting:\n  binWidth: -3\n"})
+    assert bad.status_code == 200 and "binWidth" in bad.content.decode()
+    assert admin_client_logged_in.get(reverse("admin:imaging_featureset_changelist")).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_extracts_and_survives_being_killed_mid_task(tmp_path, settings):
+    from patients.models import BiomarkerKind, Drug
+    from patients.vocabulary import load_vocabularies
+
+    load_vocabularies(Drug, BiomarkerKind)
+    settings.RADIMMUNO_AUTO_EXTRACT = True
+    ExtractionProfile.objects.update(active=False)
+    profile, _ = profile_save(name="ct-slow", params=SLOW, modality="CT")
+    with celery_worker(tmp_path, visibility_timeout=2) as worker:
+        with transaction.atomic():
+            import_study(tmp_path)  # a segmentation saved: nothing else is asked for
+        first = wait_for(lambda: FeatureSet.objects.filter(profile=profile, status="running").first(),
+                         timeout=60, interval=0.05, what=f"a running extraction\n{worker.output()}")
+        worker.kill()  # the machine dies in the middle of the extraction
+        assert FeatureSet.objects.get(pk=first.pk).status == "running"
+        time.sleep(3)  # longer than the visibility timeout: the broker gives the message back
+        worker.start()
+        wait_for(lambda: not FeatureSet.objects.filter(profile=profile).exclude(status="done").exists(),
+                 timeout=120, what=f"all extractions done\n{worker.output()}")
+    sets = FeatureSet.objects.filter(profile=profile)
+    assert sets.count() == 2  # T1 and N1, one row each: the retry replaced, never duplicated
+    again = sets.get(pk=first.pk)
+    assert again.attempts == 2 and again.feature_count > 100 and again.error == ""
+    assert again.provenance["params_hash"] == profile.params_hash
