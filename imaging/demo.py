@@ -14,9 +14,10 @@ from .compute.writers import synthetic_ct, write_ct_series, write_seg
 from .ingest import Ingest
 from .models import IngestJob, IngestSource, LesionMeasurement, Timepoint
 
-#: Small matrices keep `make run` fast: 16 slices of 96 x 96 at 3.5 x 3.5 x 5 mm (a 336 mm field of view).
-DEMO_SHAPE = (16, 96, 96)
-DEMO_SPACING = (3.5, 3.5, 5.0)
+#: Small matrices keep `make run` fast: 16 slices of 128 x 128 at 2.5 x 2.5 x 5 mm (a 320 mm field of view;
+#: fine enough in-plane for the default 0-3 mm peritumoral ring).
+DEMO_SHAPE = (16, 128, 128)
+DEMO_SPACING = (2.5, 2.5, 5.0)
 TOO_SMALL_MM = 4.0
 
 

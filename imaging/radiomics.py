@@ -8,6 +8,8 @@ constraint makes a duplicate run harmless).
 import hashlib
 import json
 import logging
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -94,6 +96,23 @@ def profile_export_yaml(profile):
 
 
 # -- requests -----------------------------------------------------------------------------------------------------
+_deferred = threading.local()
+
+
+@contextmanager
+def auto_extract_deferred():
+    """Within this block new masks don't enqueue extraction; the caller extracts them in one batch afterwards
+    (``feature_sets_extract_batch``), which loads each series once and uses every core."""
+    previous = getattr(_deferred, "active", False)
+    _deferred.active = True
+    try:
+        yield
+    finally:
+        _deferred.active = previous
+
+
+def auto_extract_enabled():
+    return settings.RADIMMUNO_AUTO_EXTRACT and not getattr(_deferred, "active", False)
 def profiles_for_modality(modality):
     modality = MODALITY_ALIASES.get(modality, modality)
     return list(ExtractionProfile.objects.filter(active=True, modality=modality))
@@ -266,3 +285,12 @@ def feature_sets_extract_batch(feature_sets, *, workers=None, progress=None):
         BatchExtractor(profile.params, n_workers=workers).run([j for j in profile_jobs], progress=on_result)
     logger.info("batch extraction finished at %s: %d done, %d failed", timezone.now(), done, failed)
     return done, failed
+
+
+def demo_features_extract(job, *, workers=None):
+    """Feature sets for every lesion mask an ingest job stored, extracted in one batch (demo seeding)."""
+    segments = Segment.objects.filter(segmentation__job=job).select_related("segmentation__image_series")
+    wanted = [fs.pk for segment in segments for fs in feature_sets_request(segment=segment, enqueue=False)]
+    todo = list(FeatureSet.objects.filter(pk__in=wanted).exclude(status=JobStatus.DONE).select_related(
+        "segment__segmentation__image_series", "profile"))
+    return feature_sets_extract_batch(todo, workers=workers) if todo else (0, 0)

@@ -1,5 +1,4 @@
 """Announce new lesion masks; radiomics extraction is enqueued after commit."""
-from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -10,8 +9,9 @@ from .models import Segment
 def segment_saved(sender, instance, created, raw=False, **kwargs):
     """A new mask gets its feature sets. Reviews and lesion mapping (later saves) do not re-extract: features
     depend on the image and the mask only; a service that replaces a mask calls ``feature_sets_reset``."""
-    if raw or not created or not settings.RADIMMUNO_AUTO_EXTRACT:
+    from .radiomics import auto_extract_enabled, feature_sets_request
+
+    if raw or not created or not auto_extract_enabled():
         return
-    from .radiomics import feature_sets_request
 
     feature_sets_request(segment=instance)

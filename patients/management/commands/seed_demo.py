@@ -42,10 +42,17 @@ class Command(BaseCommand):
         if imaging_patients > 0:
             from imaging.demo import demo_imaging_create, demo_patients_for_imaging
 
-            job = demo_imaging_create(patients=demo_patients_for_imaging(created, imaging_patients), seed=seed,
-                                      progress=progress)
+            from imaging.radiomics import auto_extract_deferred, auto_extract_enabled, demo_features_extract
+
+            extract = auto_extract_enabled()
+            with auto_extract_deferred():
+                job = demo_imaging_create(patients=demo_patients_for_imaging(created, imaging_patients), seed=seed,
+                                          progress=progress)
             self.stdout.write("")
             self.stdout.write(f"Demo imaging: {job.stored} DICOM objects, {job.segmentations} segmentations.")
+            if extract:  # one batch over every core instead of one task per mask
+                done, failed = demo_features_extract(job)
+                self.stdout.write(f"Radiomics: {done} feature sets extracted, {failed} failed (see the status page).")
         self.stdout.write(self.style.SUCCESS(
             f"Created {len(created)} demo patients (seed {seed}) in {time.perf_counter() - started:.1f} s."
         ))
