@@ -99,3 +99,23 @@ def test_real_worker_extracts_and_survives_being_killed_mid_task(tmp_path, setti
     again = sets.get(pk=first.pk)
     assert again.attempts == 2 and again.feature_count > 100 and again.error == ""
     assert again.provenance["params_hash"] == profile.params_hash
+
+
+@pytest.mark.django_db
+def test_extract_features_command_batches_with_progress(tmp_path, settings, capsys):
+    settings.RADIMMUNO_AUTO_EXTRACT = False  # masks stored without extraction, then one batch command
+    ExtractionProfile.objects.update(active=False)
+    profile_save(name="ct-small", params=SMALL, modality="CT", rings_mm=[[0, 5]])
+    patient = import_study(tmp_path)
+    assert not FeatureSet.objects.exists()
+    out = io.StringIO()
+    call_command("extract_features", "--profile", "ct-small", "--patient", patient.study_id, "--workers", "2",
+                 stdout=out)
+    assert "4 feature sets done, 0 failed." in out.getvalue()  # 2 lesions x (lesion, ring 0-5 mm)
+    assert "extracting" in capsys.readouterr().err  # the progress bar
+    assert set(FeatureSet.objects.values_list("status", flat=True)) == {"done"}
+    out = io.StringIO()
+    call_command("extract_features", "--profile", "ct-small", "--missing-only", stdout=out)
+    assert "Nothing to extract." in out.getvalue()
+    with pytest.raises(Exception, match="No extraction profile named 'nope'"):
+        call_command("extract_features", "--profile", "nope", stdout=io.StringIO())
