@@ -203,7 +203,6 @@ def _store_fields(result, volume_path, mask_sha256):
 
 def feature_set_compute(feature_set):
     """Extract one feature set now (the task body). Returns the fields stored with the done status."""
-    import SimpleITK as sitk
 
     from .selectors import segment_mask
 

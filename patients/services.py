@@ -42,27 +42,30 @@ def site_create(*, code, name):
     return _save(Site(code=code, name=name))
 
 
+def _upsert(model, *, lookup, fields):
+    """Create the row identified by ``lookup`` or update its ``fields``. Returns (row, created, changed).
+
+    An update that changes nothing writes nothing (no history row): importing the same data twice is a no-op.
+    """
+    instance = model.objects.filter(**lookup).first()
+    if instance is None:
+        return _save(model(**lookup, **fields)), True, True
+    changed = _assign(instance, fields)
+    if changed:
+        _save(instance)
+    return instance, False, changed
+
+
 @transaction.atomic
 def patient_upsert(*, site, study_id, **fields):
     """Create the patient with this study ID at this site, or update it. Returns (patient, created, changed)."""
-    patient = Patient.objects.filter(site=site, study_id=study_id).first()
-    if patient is None:
-        return _save(Patient(site=site, study_id=study_id, **fields)), True, True
-    changed = _assign(patient, fields)
-    if changed:
-        _save(patient)
-    return patient, False, changed
+    return _upsert(Patient, lookup={"site": site, "study_id": study_id}, fields=fields)
 
 
 @transaction.atomic
 def patient_identity_set(*, patient, **fields):
     """Create or update the identifying data of a patient. Returns (identity, changed)."""
-    identity = PatientIdentity.objects.filter(patient=patient).first()
-    if identity is None:
-        return _save(PatientIdentity(patient=patient, **fields)), True
-    changed = _assign(identity, fields)
-    if changed:
-        _save(identity)
+    identity, _, changed = _upsert(PatientIdentity, lookup={"patient": patient}, fields=fields)
     return identity, changed
 
 
@@ -90,39 +93,20 @@ def regimen_upsert(*, patient, start_date, line_of_therapy, agents: Iterable[Dru
 @transaction.atomic
 def biomarker_upsert(*, patient, kind: BiomarkerKind, measured_on, specimen, source="measured", **fields):
     """Create or update one biomarker result (keyed by kind, date, specimen, source)."""
-    biomarker = Biomarker.objects.filter(
-        patient=patient, kind=kind, measured_on=measured_on, specimen=specimen, source=source
-    ).first()
-    if biomarker is None:
-        return _save(Biomarker(patient=patient, kind=kind, measured_on=measured_on, specimen=specimen,
-                               source=source, **fields)), True, True
-    changed = _assign(biomarker, fields)
-    if changed:
-        _save(biomarker)
-    return biomarker, False, changed
+    lookup = {"patient": patient, "kind": kind, "measured_on": measured_on, "specimen": specimen, "source": source}
+    return _upsert(Biomarker, lookup=lookup, fields=fields)
 
 
 @transaction.atomic
 def adverse_event_upsert(*, patient, term, onset_date, **fields):
     """Create or update an irAE (keyed by CTCAE term and onset date)."""
-    event = AdverseEvent.objects.filter(patient=patient, term=term, onset_date=onset_date).first()
-    if event is None:
-        return _save(AdverseEvent(patient=patient, term=term, onset_date=onset_date, **fields)), True, True
-    changed = _assign(event, fields)
-    if changed:
-        _save(event)
-    return event, False, changed
+    return _upsert(AdverseEvent, lookup={"patient": patient, "term": term, "onset_date": onset_date}, fields=fields)
 
 
 @transaction.atomic
 def outcome_set(*, patient, **fields):
     """Create or update the follow-up / outcome of a patient. Returns (outcome, changed)."""
-    outcome = Outcome.objects.filter(patient=patient).first()
-    if outcome is None:
-        return _save(Outcome(patient=patient, **fields)), True
-    changed = _assign(outcome, fields)
-    if changed:
-        _save(outcome)
+    outcome, _, changed = _upsert(Outcome, lookup={"patient": patient}, fields=fields)
     return outcome, changed
 
 

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from imaging.models import ExtractionProfile, FeatureSet, Segment
-from imaging.radiomics import feature_sets_request, profile_save
+from imaging.radiomics import profile_save
 from imaging.selectors import feature_table
 from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
 from tests.imaging.test_radiomics_baseline import (

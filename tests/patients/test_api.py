@@ -1,7 +1,5 @@
 """The REST API shell: authentication, filters, detail, schema and docs, and no identifying data."""
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
