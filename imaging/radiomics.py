@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -275,6 +276,9 @@ def feature_sets_extract_batch(feature_sets, *, workers=None, progress=None):
                     fs.fail(str(exc))
                     failed += 1
                 else:
+                    # the row was claimed when the batch started: record when its own extraction began
+                    seconds = float(result.timings.get("total", 0.0) or 0.0)
+                    fields["started_at"] = timezone.now() - timedelta(seconds=seconds)
                     fs.finish(**fields)
                     done += 1
                 Path(tmp_dir / f"fs-{pk}.nrrd").unlink(missing_ok=True)
