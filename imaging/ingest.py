@@ -182,8 +182,9 @@ def _sha256_hex(data):
 
 
 def _spool_write(fd, offset, data):
-    os.pwrite(fd, len(data).to_bytes(8, "little"), offset)
-    os.pwrite(fd, data, offset + 8)
+    written = os.pwritev(fd, [len(data).to_bytes(8, "little"), data], offset)
+    if written != 8 + len(data):  # a full disk: fail this file (its record is cut short, never acknowledged)
+        raise OSError(f"spool write cut short ({written} of {8 + len(data)} bytes)")
 
 
 def read_spool(path):
@@ -524,12 +525,13 @@ class Ingest:
             self._spool_open()
         offset = self._spool_size
         self._spool_size += 8 + len(data)
-        written = self._pool.submit(_spool_write, self._spool_fd, offset, data)
+        # Written here, not beside the header parse in a pool thread: that thread needs the GIL to start and to
+        # report, and waited for it behind the parse (~1.6 ms per 512 KB file); inline it is one syscall.
+        _spool_write(self._spool_fd, offset, data)
         try:
             header, problem = read_dicom_header(data), None
         except DicomHeaderError as exc:
             header, problem = None, exc
-        written.result()
         if header is not None:
             uid = header["sop_instance_uid"]
             if header["is_image"]:

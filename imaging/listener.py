@@ -14,6 +14,7 @@ association is open (see ``POLL_INTERVAL_S``).
 """
 import logging
 import socket
+import struct
 import threading
 import time as _time
 import types
@@ -28,7 +29,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     RLELossless,
 )
-from pynetdicom import AE, evt
+from pynetdicom import AE, PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION, evt
 from pynetdicom.sop_class import Verification
 
 from .compute.dicom_headers import ACCEPTED_SOP_CLASSES
@@ -75,6 +76,52 @@ def _patch_pynetdicom_polling(interval):
     association_module.time = shim
 
 
+def _element(tag_group, tag_element, vr, value):
+    """One explicit VR little endian element of the file meta group (short-length VRs and OB)."""
+    if vr == b"OB":
+        return struct.pack("<HH2sHL", tag_group, tag_element, vr, 0, len(value)) + value
+    return struct.pack("<HH2sH", tag_group, tag_element, vr, len(value)) + value
+
+
+def _ui(uid):
+    value = str(uid).encode("ascii")
+    return value + b"\x00" if len(value) % 2 else value
+
+
+def file_meta_bytes(sop_class_uid, sop_instance_uid, transfer_syntax_uid):
+    """Preamble, prefix and file meta group of a received instance: the bytes pynetdicom's
+    ``Event.encoded_dataset()`` puts in front of the data set, built directly (pydicom's writer costs ~0.2 ms per
+    instance). Checked against pynetdicom's own encoding for the first instance of every association."""
+    version = PYNETDICOM_IMPLEMENTATION_VERSION.encode("ascii")
+    body = b"".join((
+        _element(0x0002, 0x0001, b"OB", b"\x00\x01"),
+        _element(0x0002, 0x0002, b"UI", _ui(sop_class_uid)),
+        _element(0x0002, 0x0003, b"UI", _ui(sop_instance_uid)),
+        _element(0x0002, 0x0010, b"UI", _ui(transfer_syntax_uid)),
+        _element(0x0002, 0x0012, b"UI", _ui(PYNETDICOM_IMPLEMENTATION_UID)),
+        _element(0x0002, 0x0013, b"SH", version + b" " if len(version) % 2 else version),
+    ))
+    return b"".join((b"\x00" * 128, b"DICM", _element(0x0002, 0x0000, b"UL", struct.pack("<L", len(body))), body))
+
+
+def encoded_dataset(event, state):
+    """``event.encoded_dataset()`` (the file as received: file meta + the data set's bytes, unchanged)."""
+    if state.fast_meta is False:
+        return event.encoded_dataset()
+    request = event.request
+    try:
+        fast = file_meta_bytes(request.AffectedSOPClassUID, request.AffectedSOPInstanceUID,
+                               event.context.transfer_syntax[0])
+    except (UnicodeError, struct.error, TypeError, ValueError):  # odd UIDs: let pynetdicom encode them
+        return event.encoded_dataset()
+    if state.fast_meta is None:  # first instance: use the fast path only if it gives pynetdicom's bytes
+        reference = event.encoded_dataset()
+        state.fast_meta = reference == fast + request.DataSet.getvalue()
+        return reference
+    with request.DataSet.getbuffer() as view:
+        return fast + view
+
+
 def failure(status, comment):
     ds = Dataset()
     ds.Status = status
@@ -86,6 +133,7 @@ class _AssociationState:
     def __init__(self, job, ingest, journal):
         self.job, self.ingest, self.journal = job, ingest, journal
         self.finished = False
+        self.fast_meta = None  # file_meta_bytes() matches pynetdicom's: None = not checked yet
 
 
 class Listener:
@@ -177,7 +225,7 @@ class Listener:
         try:
             state = self._state(event)
             sop_uid = str(event.request.AffectedSOPInstanceUID)
-            data = event.encoded_dataset()
+            data = encoded_dataset(event, state)
             outcome = state.ingest.add_bytes(data, f"{state.job.peer_ae_title} {sop_uid}")
         except Exception as exc:  # noqa: BLE001 - never let one file take the association down
             logger.exception("C-STORE failed")
