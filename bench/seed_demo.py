@@ -20,6 +20,8 @@ def main():
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url")
+    parser.add_argument("--imaging-patients", type=int, default=0,
+                        help="also generate demo CT + SEG (and extract radiomics) for N patients (default 0)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="radimmuno.settings.local",
@@ -27,7 +29,8 @@ def main():
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
         started = time.perf_counter()
-        subprocess.run([*manage, "seed_demo", "--patients", str(args.patients), "--seed", str(args.seed)],
+        subprocess.run([*manage, "seed_demo", "--patients", str(args.patients), "--seed", str(args.seed),
+                        "--imaging-patients", str(args.imaging_patients)],
                        env=env, check=True, stdout=subprocess.DEVNULL)
         elapsed = time.perf_counter() - started
         counts = subprocess.run(
@@ -35,7 +38,8 @@ def main():
              "from imaging.models import LesionMeasurement as M, Timepoint as T; print(M.objects.count(), T.objects.count())"],
             env=env, check=True, capture_output=True, text=True).stdout.split()
     engine = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"seed_demo --patients {args.patients} on {engine}: {elapsed:.1f} s wall (process start included), "
+    print(f"seed_demo --patients {args.patients} --imaging-patients {args.imaging_patients} on {engine}: "
+          f"{elapsed:.1f} s wall (process start and response assessments included), "
           f"{args.patients / elapsed:.0f} patients/s; {counts[1]} timepoints, {counts[0]} lesion measurements "
           "(goal: N=1,000 well under 60 s)")
 
