@@ -1,6 +1,4 @@
 """Reads of the analytics app: the engine's input built from the database, worklists, plot data."""
-import datetime as dt
-
 from django.db.models import Q
 from django.utils import timezone
 
@@ -157,6 +155,3 @@ def cohort_assessments(*, site=None):
         queryset = queryset.filter(patient__site__code=site)
     return queryset.order_by("patient__study_id")
 
-
-def days_between(a, b):
-    return (dt.date.fromisoformat(b) - dt.date.fromisoformat(a)).days
