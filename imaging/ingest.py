@@ -749,7 +749,9 @@ class Ingest:
             if patient is None:
                 raise _Unplaceable(
                     R.UNKNOWN_PATIENT,
-                    f"DICOM Patient ID {pid!r} matches no patient's MRN. A curator assigns these files to a "
+                    # the Patient ID (an MRN) stays out of the message: it is identifying data, kept only in the
+                    # quarantine row's dicom_patient_id field for curators
+                    "the DICOM Patient ID matches no patient's MRN. A curator assigns these files to a "
                     "patient (which records the Patient ID as the MRN) or creates the patient; nothing was dropped",
                 )
         self._patients[pid] = patient
@@ -762,7 +764,7 @@ class Ingest:
             raise _Unplaceable(
                 R.PATIENT_MISMATCH,
                 f"study {uid} is stored for patient {study.patient} but this file's Patient ID "
-                f"{h['patient_id']!r} belongs to patient {patient}; one of them is mislabelled",
+                f"belongs to patient {patient}; one of them is mislabelled",
             )
         if study is None:
             date = h["study_date"]
@@ -905,7 +907,7 @@ class Ingest:
                 raise _Unplaceable(
                     R.PATIENT_MISMATCH,
                     f"its image series belongs to patient {image_series.study.patient}, but its Patient ID "
-                    f"{h['patient_id']!r} to {patient}",
+                    f"to {patient}",
                 )
             if image_series.volume_status == VolumeStatus.FAILED:
                 raise _Unplaceable(

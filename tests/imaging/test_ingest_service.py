@@ -142,6 +142,9 @@ def test_unknown_patient_is_quarantined_then_assigned_by_a_curator(study, curato
     assert "quarantined: 12" in report and not Study.objects.exists()
     files = QuarantinedFile.objects.filter(reason_code="unknown_patient")
     assert files.count() == 12 and set(files.values_list("dicom_patient_id", flat=True)) == {"MRN-IMG-1"}
+    # the MRN is kept for curators in its own field, never in messages, reports or job summaries
+    assert "MRN-IMG-1" not in report and not any("MRN-IMG-1" in r for r in files.values_list("reason", flat=True))
+    assert "MRN-IMG-1" not in str(IngestJob.objects.get().summary)
     from tests.factories import PatientFactory
 
     patient = PatientFactory(study_id="LATE-1")
