@@ -1,18 +1,10 @@
 """Reports comparing computed response patterns with the demo cohort's ground truth."""
 from collections import Counter, defaultdict
 
-from django.conf import settings
-
 from .models import ResponseAssessment
+from .selectors import alert_flags
 
 FLAGS = ("pseudoprogression", "pseudoprogression_candidate", "hyperprogression_alert", "dissociated_alert")
-
-
-def alert_flags(assessment):
-    """The flags the worklist raises: HPD and dissociated response under the configured definitions."""
-    hpd = set(assessment.hyperprogression_definitions) & set(settings.RADIMMUNO_HPD_ALERT_DEFINITIONS)
-    dissociated = set(assessment.dissociated_definitions) & set(settings.RADIMMUNO_DISSOCIATED_ALERT_DEFINITIONS)
-    return {"hyperprogression_alert": bool(hpd), "dissociated_alert": bool(dissociated)}
 
 
 def pattern_confusion():

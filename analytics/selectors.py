@@ -1,4 +1,5 @@
 """Reads of the analytics app: the engine's input built from the database, worklists, plot data."""
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -124,22 +125,37 @@ def _new_lesion(lesion, m):
     return item
 
 
+def alert_flags(assessment):
+    """The alerts the worklist raises: HPD and dissociated response under the configured definitions."""
+    hpd = set(assessment.hyperprogression_definitions) & set(settings.RADIMMUNO_HPD_ALERT_DEFINITIONS)
+    dissociated = set(assessment.dissociated_definitions) & set(settings.RADIMMUNO_DISSOCIATED_ALERT_DEFINITIONS)
+    return {"hyperprogression_alert": bool(hpd), "dissociated_alert": bool(dissociated)}
+
+
 def worklist(*, kind=None, site=None, today=None):
-    """Assessments needing attention. ``kind``: awaiting, overdue, hyperprogression, dissociated (or all)."""
+    """Assessments needing attention (the page and the API list the same rows).
+
+    ``kind``: awaiting, overdue, hyperprogression, dissociated, or None for all of them. HPD and dissociated
+    response count only under the alerting definitions (settings); every definition is still computed and shown.
+    """
     today = today or timezone.localdate()
     queryset = ResponseAssessment.objects.select_related("patient__site", "regimen").filter(status="done")
-    flags = Q(iupd_awaiting_confirmation=True) | Q(hyperprogression_any=True) | Q(dissociated_any=True)
-    if kind == "awaiting":
-        flags = Q(iupd_awaiting_confirmation=True, confirmation_latest__gte=today)
-    elif kind == "overdue":
-        flags = Q(iupd_awaiting_confirmation=True, confirmation_latest__lt=today)
-    elif kind == "hyperprogression":
-        flags = Q(hyperprogression_any=True)
-    elif kind == "dissociated":
-        flags = Q(dissociated_any=True)
-    queryset = queryset.filter(flags)
     if site:
         queryset = queryset.filter(patient__site__code=site)
+    if kind == "awaiting":
+        queryset = queryset.filter(iupd_awaiting_confirmation=True, confirmation_latest__gte=today)
+    elif kind == "overdue":
+        queryset = queryset.filter(iupd_awaiting_confirmation=True, confirmation_latest__lt=today)
+    else:
+        alert = {"hyperprogression": ("hyperprogression_alert",), "dissociated": ("dissociated_alert",)}.get(
+            kind, ("hyperprogression_alert", "dissociated_alert"))
+        candidates = Q(hyperprogression_any=True) | Q(dissociated_any=True)
+        if kind is None:
+            candidates |= Q(iupd_awaiting_confirmation=True)
+        keep = [a.pk for a in queryset.filter(candidates).select_related(None).only(
+                    "pk", "iupd_awaiting_confirmation", "hyperprogression_definitions", "dissociated_definitions")
+                if (kind is None and a.iupd_awaiting_confirmation) or any(alert_flags(a)[f] for f in alert)]
+        queryset = queryset.filter(pk__in=keep)
     return queryset.order_by("confirmation_latest", "patient__study_id")
 
 

@@ -11,7 +11,6 @@ from radimmuno.htmx import render_page
 from . import selectors
 from .compute import plots
 from .models import ResponseAssessment
-from .reports import alert_flags
 
 WORKLIST_KINDS = [("", "All alerts"), ("awaiting", "iUPD awaiting confirmation"), ("overdue", "Overdue confirmation"),
                   ("hyperprogression", "Hyperprogression"), ("dissociated", "Dissociated response")]
@@ -38,7 +37,7 @@ def _panel_context(patient):
             "assessment": a,
             "rows": sorted(rows.values(), key=lambda r: r["timepoint"].date),
             "spider": plots.spider(series) if series else "",
-            "alerts": alert_flags(a),
+            "alerts": selectors.alert_flags(a),
             "overdue": selectors.is_overdue(a),
         })
     unfinished = any(not a.is_finished for a in assessments)
@@ -60,12 +59,8 @@ def worklist(request):
     kind = kind if kind in dict(WORKLIST_KINDS) else ""
     site = request.GET.get("site", "")
     today = timezone.localdate()
-    items = [{"assessment": a, "overdue": selectors.is_overdue(a, today), "alerts": alert_flags(a)}
+    items = [{"assessment": a, "overdue": selectors.is_overdue(a, today), "alerts": selectors.alert_flags(a)}
              for a in selectors.worklist(kind=kind or None, site=site or None, today=today)]
-    if not kind:
-        items = [i for i in items if i["assessment"].iupd_awaiting_confirmation or any(i["alerts"].values())]
-    elif kind in ("hyperprogression", "dissociated"):
-        items = [i for i in items if i["alerts"][f"{kind}_alert"]]
     items.sort(key=lambda i: (not i["overdue"], not i["assessment"].iupd_awaiting_confirmation))
     page = Paginator(items, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()

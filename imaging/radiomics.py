@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import threading
+import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -141,13 +142,6 @@ def feature_set_retry(*, feature_set):
     feature_set.enqueue()
 
 
-def feature_sets_reset(*, segment):
-    """The mask changed: its features are recomputed (the rows are kept, their results replaced)."""
-    for fs in FeatureSet.objects.filter(segment=segment):
-        FeatureSet.objects.filter(pk=fs.pk).update(features={}, feature_count=0, diagnostics={}, provenance={},
-                                                   timings={})
-        fs.enqueue()
-
 
 # -- extraction ---------------------------------------------------------------------------------------------------
 def _volume_cache_dir():
@@ -176,7 +170,7 @@ def series_volume_path(series):
             volume = series_volume(series)
         except Exception as exc:  # noqa: BLE001 - typed volume errors carry a readable message
             raise JobFailed(f"The image series could not be assembled into a volume: {exc}") from None
-        tmp = path.with_suffix(".tmp.nrrd")
+        tmp = path.with_name(f".{key}-{uuid.uuid4().hex}.nrrd")  # two workers may build the same volume
         sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=True)
         tmp.replace(path)
     return path
@@ -227,65 +221,63 @@ def feature_sets_extract_batch(feature_sets, *, workers=None, progress=None):
 
     from .selectors import segment_mask
 
-    groups = {}
+    groups = {}  # profile -> series -> feature sets
     for fs in feature_sets:
         series = fs.segment.segmentation.image_series
-        groups.setdefault((series.pk, fs.profile_id), []).append(fs)
-    jobs, lookup = [], {}
+        groups.setdefault(fs.profile_id, {}).setdefault(series.pk, []).append(fs)
+    lookup = {}
     tmp_dir = Path(settings.MEDIA_ROOT) / "volumes" / "masks"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for (series_pk, profile_pk), members in groups.items():
-        try:
-            volume_path = series_volume_path(members[0].segment.segmentation.image_series)
-        except Exception as exc:  # noqa: BLE001 - recorded on every member row
-            for fs in members:
-                fs.claim()
-                fs.fail(f"Image series could not be loaded: {exc}")
-                failed += 1
-            continue
-        masks = {}
-        for fs in members:
-            fs.claim()
+    done = failed = 0
+
+    def on_result(n, total, job_result):
+        nonlocal done, failed
+        for pk, result in job_result.results.items():
+            fs, volume_path = lookup[pk]
             try:
-                region = _region_mask(fs, segment_mask(fs.segment))
+                fields = _store_fields(result, volume_path, fs.segment.mask_sha256)
             except JobFailed as exc:
                 fs.fail(str(exc))
                 failed += 1
-                continue
-            path = tmp_dir / f"fs-{fs.pk}.nrrd"
-            sitk.WriteImage(region, str(path), useCompression=True)
-            masks[fs.pk] = str(path)
-            lookup[fs.pk] = (fs, volume_path)
-        if masks:
-            jobs.append((profile_pk, ExtractionJob(image=str(volume_path), masks=masks, job_id=(series_pk, profile_pk))))
-    done = 0
-    by_profile = {}
-    for profile_pk, job in jobs:
-        by_profile.setdefault(profile_pk, []).append(job)
-    for profile_pk, profile_jobs in by_profile.items():
-        profile = ExtractionProfile.objects.get(pk=profile_pk)
+            else:
+                # the row was claimed when the batch started: record when its own extraction began
+                seconds = float(result.timings.get("total", 0.0) or 0.0)
+                fields["started_at"] = timezone.now() - timedelta(seconds=seconds)
+                fs.finish(**fields)
+                done += 1
+            (tmp_dir / f"fs-{pk}.nrrd").unlink(missing_ok=True)
+        if progress:
+            progress(done + failed)
 
-        def on_result(n, total, job_result):
-            nonlocal done, failed
-            for pk, result in job_result.results.items():
-                fs, volume_path = lookup[pk]
+    for profile_pk, by_series in groups.items():
+        jobs = []
+        for series_pk, members in by_series.items():
+            try:
+                volume_path = series_volume_path(members[0].segment.segmentation.image_series)
+            except Exception as exc:  # noqa: BLE001 - recorded on every member row
+                for fs in members:
+                    fs.claim()
+                    fs.fail(f"Image series could not be loaded: {exc}")
+                    failed += 1
+                continue
+            masks = {}
+            for fs in members:
+                fs.claim()
                 try:
-                    fields = _store_fields(result, volume_path, fs.segment.mask_sha256)
+                    region = _region_mask(fs, segment_mask(fs.segment))
                 except JobFailed as exc:
                     fs.fail(str(exc))
                     failed += 1
-                else:
-                    # the row was claimed when the batch started: record when its own extraction began
-                    seconds = float(result.timings.get("total", 0.0) or 0.0)
-                    fields["started_at"] = timezone.now() - timedelta(seconds=seconds)
-                    fs.finish(**fields)
-                    done += 1
-                Path(tmp_dir / f"fs-{pk}.nrrd").unlink(missing_ok=True)
-            if progress:
-                progress(done + failed)
-
-        BatchExtractor(profile.params, n_workers=workers).run([j for j in profile_jobs], progress=on_result)
+                    continue
+                path = tmp_dir / f"fs-{fs.pk}.nrrd"
+                sitk.WriteImage(region, str(path), useCompression=True)
+                masks[fs.pk] = str(path)
+                lookup[fs.pk] = (fs, volume_path)
+            if masks:
+                jobs.append(ExtractionJob(image=str(volume_path), masks=masks, job_id=(series_pk, profile_pk)))
+        if jobs:
+            params = ExtractionProfile.objects.get(pk=profile_pk).params
+            BatchExtractor(params, n_workers=workers).run(jobs, progress=on_result)
     logger.info("batch extraction finished at %s: %d done, %d failed", timezone.now(), done, failed)
     return done, failed
 

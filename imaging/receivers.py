@@ -8,7 +8,7 @@ from .models import Segment
 @receiver(post_save, sender=Segment)
 def segment_saved(sender, instance, created, raw=False, **kwargs):
     """A new mask gets its feature sets. Reviews and lesion mapping (later saves) do not re-extract: features
-    depend on the image and the mask only; a service that replaces a mask calls ``feature_sets_reset``."""
+    depend on the image and the mask only, and a stored mask is never replaced (a new one is a new Segment)."""
     from .radiomics import auto_extract_enabled, feature_sets_request
 
     if raw or not created or not auto_extract_enabled():

@@ -32,3 +32,12 @@ def admin_client_logged_in(client, db):
 @pytest.fixture
 def htmx_headers():
     return {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def vocabularies(transactional_db):
+    """Transactional tests flush the database, data migrations included: reload the shipped vocabularies."""
+    from patients.models import BiomarkerKind, Drug
+    from patients.vocabulary import load_vocabularies
+
+    load_vocabularies(Drug, BiomarkerKind)

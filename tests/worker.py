@@ -45,13 +45,19 @@ def database_url():
 class Worker:
     def __init__(self, queue, log_path, visibility_timeout):
         self.queue, self.log_path, self.visibility_timeout = queue, log_path, visibility_timeout
-        self.process = None
+        self.process = self.log = None
+
+    def _close_log(self):
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def start(self, timeout=60):
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="radimmuno.settings.test", CELERY_BROKER_URL=REDIS_URL,
                    CELERY_QUEUE=self.queue, DATABASE_URL=database_url(), CELERY_VISIBILITY_TIMEOUT=str(
                        self.visibility_timeout), RADIMMUNO_TEST_MEDIA_ROOT=str(settings.MEDIA_ROOT))
-        self.log = open(self.log_path, "ab")
+        self._close_log()  # a restarted worker appends to the same log
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the worker process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "radimmuno", "worker", "-Q", self.queue, "--concurrency", "1",
              "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -82,8 +88,7 @@ class Worker:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if getattr(self, "log", None):
-            self.log.close()
+        self._close_log()
 
 
 def _reset_pool(app):

@@ -104,3 +104,23 @@ def test_assessments_api_with_worklist_filter(user, assessed, django_assert_max_
     assert [r["patient"] for r in overdue["results"]] == ["PROG-1"]
     detail = api.get(data["results"][0]["url"]).json()
     assert "timepoints" in detail["result"]
+
+
+def test_page_and_api_worklists_alert_on_the_same_definitions(user, client_logged_in, assessed):
+    """Tozuka's definition is computed and shown but does not alert (settings); Bernard-Tessier does."""
+    from analytics.models import ResponseAssessment
+
+    responder, _ = assessed
+    api = APIClient()
+    api.force_authenticate(user)
+
+    def listed():
+        page = "RESP-1" in client_logged_in.get("/analytics/worklist/?kind=dissociated").content.decode()
+        rows = api.get("/api/v1/analytics/response-assessments/", {"worklist": "dissociated"}).json()["results"]
+        return page, "RESP-1" in [r["patient"] for r in rows]
+
+    ResponseAssessment.objects.filter(patient=responder).update(dissociated_any=True,
+                                                                 dissociated_definitions=["tozuka"])
+    assert listed() == (False, False)
+    ResponseAssessment.objects.filter(patient=responder).update(dissociated_definitions=["tozuka", "bernard_tessier"])
+    assert listed() == (True, True)

@@ -6,15 +6,9 @@ from analytics.models import ResponseAssessment
 from tests.analytics.builders import patient_with_scans
 from tests.worker import celery_worker, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("vocabularies")]
 
 
-@pytest.fixture(autouse=True)
-def vocabularies(transactional_db):
-    from patients.models import BiomarkerKind, Drug
-    from patients.vocabulary import load_vocabularies
-
-    load_vocabularies(Drug, BiomarkerKind)
 
 
 def test_a_real_worker_computes_the_response(tmp_path):

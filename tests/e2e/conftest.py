@@ -38,9 +38,5 @@ def page(browser):
 
 
 @pytest.fixture(autouse=True)
-def vocabularies(transactional_db):
-    """Transactional tests flush the database, data migrations included: reload the shipped vocabularies."""
-    from patients.models import BiomarkerKind, Drug
-    from patients.vocabulary import load_vocabularies
-
-    load_vocabularies(Drug, BiomarkerKind)
+def _vocabularies(vocabularies):
+    """Every browser test runs on a flushed database: the shipped vocabularies are reloaded (tests/conftest.py)."""

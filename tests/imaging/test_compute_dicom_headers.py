@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -57,7 +58,7 @@ def test_ct_header_fields_from_pydicom_ct_small():
 
 def test_header_reads_from_bytes_and_file_object_alike():
     path = get_testdata_file("MR_small.dcm")
-    raw = open(path, "rb").read()
+    raw = Path(path).read_bytes()
     a = read_dicom_header(path)
     b = read_dicom_header(raw)
     c = read_dicom_header(io.BytesIO(raw))
@@ -119,7 +120,7 @@ def test_missing_file_is_reported():
 
 @pytest.mark.parametrize("keep", [132, 400, 1000, 5000, 30000, -1])
 def test_truncated_copies_of_ct_small(tmp_path, keep):
-    raw = open(get_testdata_file("CT_small.dcm"), "rb").read()
+    raw = Path(get_testdata_file("CT_small.dcm")).read_bytes()
     cut = raw[:keep]
     path = tmp_path / "cut.dcm"
     path.write_bytes(cut)

@@ -14,17 +14,10 @@ from imaging.listener import Listener
 from imaging.models import IngestJob, Instance, QuarantinedFile, Segment, Segmentation, Series, Study
 from tests.imaging.test_ingest_helpers import patient_with_mrn, require_dcmtk, write_study
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("vocabularies")]
 ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
-@pytest.fixture(autouse=True)
-def vocabularies(transactional_db):
-    """Transactional tests flush the database, data migrations included: reload the shipped vocabularies."""
-    from patients.models import BiomarkerKind, Drug
-    from patients.vocabulary import load_vocabularies
-
-    load_vocabularies(Drug, BiomarkerKind)
 
 
 @pytest.fixture

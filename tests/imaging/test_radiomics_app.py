@@ -75,11 +75,7 @@ def test_profile_admin_edit_creates_a_new_version(admin_client_logged_in):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_real_worker_extracts_and_survives_being_killed_mid_task(tmp_path, settings):
-    from patients.models import BiomarkerKind, Drug
-    from patients.vocabulary import load_vocabularies
-
-    load_vocabularies(Drug, BiomarkerKind)
+def test_real_worker_extracts_and_survives_being_killed_mid_task(tmp_path, settings, vocabularies):
     settings.RADIMMUNO_AUTO_EXTRACT = True
     ExtractionProfile.objects.update(active=False)
     profile, _ = profile_save(name="ct-slow", params=SLOW, modality="CT")
