@@ -41,3 +41,17 @@ def vocabularies(transactional_db):
     from patients.vocabulary import load_vocabularies
 
     load_vocabularies(Drug, BiomarkerKind)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_data_present_under_ci():
+    """Locally, tests needing ../shared/data skip with a message saying what is missing; under CI that data
+    is part of the checkout's surroundings, so its absence fails the run instead of skipping silently."""
+    import os
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if os.environ.get("CI"):
+        data = Path(settings.RADIMMUNO_SHARED_DATA) / "pyradiomics" / "baseline"
+        assert data.is_dir(), f"CI: the pyradiomics reference data is missing at {data} (RADIMMUNO_SHARED_DATA)"
