@@ -9,15 +9,13 @@ manifest, so a listener that dies mid-association loses nothing: the reconciler 
 
 Speed: dcmtk's ``storescu`` waits for each C-STORE response before sending the next instance, so per-instance
 latency is throughput. Accepted sockets get TCP_NODELAY (Nagle would add ~40 ms per response), the receiver
-advertises an unlimited PDU size, and pynetdicom's reactors poll every 0.1 ms instead of 1 ms while an
-association is open (see ``POLL_INTERVAL_S``).
+advertises an unlimited PDU size, and ``imaging.dimse_speedups`` makes pynetdicom's reactors wait for events
+instead of polling, reads P-DATA without copies and encodes plain C-STORE responses directly.
 """
+import collections
 import logging
 import socket
-import struct
 import threading
-import time as _time
-import types
 
 from django.db import close_old_connections, connections
 from django.utils import timezone
@@ -29,9 +27,10 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     RLELossless,
 )
-from pynetdicom import AE, PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION, evt
+from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
 
+from . import dimse_speedups
 from .compute.dicom_headers import ACCEPTED_SOP_CLASSES
 from .ingest import CONFLICT, REJECTED, Ingest, job_manifest
 from .models import IngestJob, IngestSource
@@ -41,9 +40,6 @@ logger = logging.getLogger(__name__)
 
 TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
                      ExplicitVRBigEndian, RLELossless]
-#: pynetdicom's association reactor sleeps 1 ms per loop (and the DUL reactor when idle): with a sender that
-#: waits for every response that is ~2 ms per instance. Polling at 0.1 ms removes most of it.
-POLL_INTERVAL_S = 0.0001
 
 # DICOM failure statuses (PS3.4 Annex B.2.3 and PS3.7 Annex C).
 # Storage SCPs may only answer Storage statuses (storescu prints others as "Unknown Status"): Out of Resources
@@ -63,65 +59,6 @@ _STATUS_BY_REASON = {
 }
 
 
-def _patch_pynetdicom_polling(interval):
-    """Make pynetdicom's association reactor poll every ``interval`` s instead of 1 ms (module-level sleep)."""
-    import pynetdicom.association as association_module
-
-    if getattr(association_module.time, "_radimmuno_interval", None) == interval:
-        return
-    real = _time.sleep
-    shim = types.SimpleNamespace(**{k: getattr(_time, k) for k in dir(_time) if not k.startswith("__")})
-    shim.sleep = lambda seconds: real(min(seconds, interval))
-    shim._radimmuno_interval = interval
-    association_module.time = shim
-
-
-def _element(tag_group, tag_element, vr, value):
-    """One explicit VR little endian element of the file meta group (short-length VRs and OB)."""
-    if vr == b"OB":
-        return struct.pack("<HH2sHL", tag_group, tag_element, vr, 0, len(value)) + value
-    return struct.pack("<HH2sH", tag_group, tag_element, vr, len(value)) + value
-
-
-def _ui(uid):
-    value = str(uid).encode("ascii")
-    return value + b"\x00" if len(value) % 2 else value
-
-
-def file_meta_bytes(sop_class_uid, sop_instance_uid, transfer_syntax_uid):
-    """Preamble, prefix and file meta group of a received instance: the bytes pynetdicom's
-    ``Event.encoded_dataset()`` puts in front of the data set, built directly (pydicom's writer costs ~0.2 ms per
-    instance). Checked against pynetdicom's own encoding for the first instance of every association."""
-    version = PYNETDICOM_IMPLEMENTATION_VERSION.encode("ascii")
-    body = b"".join((
-        _element(0x0002, 0x0001, b"OB", b"\x00\x01"),
-        _element(0x0002, 0x0002, b"UI", _ui(sop_class_uid)),
-        _element(0x0002, 0x0003, b"UI", _ui(sop_instance_uid)),
-        _element(0x0002, 0x0010, b"UI", _ui(transfer_syntax_uid)),
-        _element(0x0002, 0x0012, b"UI", _ui(PYNETDICOM_IMPLEMENTATION_UID)),
-        _element(0x0002, 0x0013, b"SH", version + b" " if len(version) % 2 else version),
-    ))
-    return b"".join((b"\x00" * 128, b"DICM", _element(0x0002, 0x0000, b"UL", struct.pack("<L", len(body))), body))
-
-
-def encoded_dataset(event, state):
-    """``event.encoded_dataset()`` (the file as received: file meta + the data set's bytes, unchanged)."""
-    if state.fast_meta is False:
-        return event.encoded_dataset()
-    request = event.request
-    try:
-        fast = file_meta_bytes(request.AffectedSOPClassUID, request.AffectedSOPInstanceUID,
-                               event.context.transfer_syntax[0])
-    except (UnicodeError, struct.error, TypeError, ValueError):  # odd UIDs: let pynetdicom encode them
-        return event.encoded_dataset()
-    if state.fast_meta is None:  # first instance: use the fast path only if it gives pynetdicom's bytes
-        reference = event.encoded_dataset()
-        state.fast_meta = reference == fast + request.DataSet.getvalue()
-        return reference
-    with request.DataSet.getbuffer() as view:
-        return fast + view
-
-
 def failure(status, comment):
     ds = Dataset()
     ds.Status = status
@@ -130,10 +67,10 @@ def failure(status, comment):
 
 
 class _AssociationState:
-    def __init__(self, job, ingest, journal):
+    def __init__(self, job, ingest, journal, received_files):
         self.job, self.ingest, self.journal = job, ingest, journal
+        self.received_files = received_files
         self.finished = False
-        self.fast_meta = None  # file_meta_bytes() matches pynetdicom's: None = not checked yet
 
 
 class Listener:
@@ -146,10 +83,10 @@ class Listener:
     batch_size : image instances indexed per transaction.
     """
 
-    def __init__(self, *, ae_title="RADIMMUNO", host="0.0.0.0", port=11112, batch_size=200,
-                 poll_interval=POLL_INTERVAL_S):
+    def __init__(self, *, ae_title="RADIMMUNO", host="0.0.0.0", port=11112, batch_size=200, speedups=True):
         self.ae_title, self.host, self.port = ae_title, host, port
-        self.batch_size, self.poll_interval = batch_size, poll_interval
+        self.batch_size, self.speedups = batch_size, speedups
+        self.speedups_used = collections.deque(maxlen=32)  # which dimse_speedups shortcuts ran, per association
         self._states = {}
         self._finishing = 0
         self._lock = threading.Lock()
@@ -175,8 +112,6 @@ class Listener:
         ]
 
     def start(self, *, block=False):
-        if self.poll_interval:
-            _patch_pynetdicom_polling(self.poll_interval)
         if block:
             self.ae.start_server((self.host, self.port), evt_handlers=self.handlers(), block=True)
             return None
@@ -199,8 +134,10 @@ class Listener:
         sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.poll_interval:
-            event.assoc.dul._run_loop_delay = self.poll_interval
+        if self.speedups:
+            stats = dimse_speedups.accelerate(event.assoc)
+            event.assoc.radimmuno_speedups = stats
+            self.speedups_used.append(stats)
 
     def _state(self, event):
         key = id(event.assoc)
@@ -216,7 +153,8 @@ class Listener:
             )
             journal = open(job_manifest(job), "a", encoding="utf-8", buffering=1)
             ingest = Ingest(job, batch_size=self.batch_size, journal=journal, background=True)
-            state = _AssociationState(job, ingest, journal)
+            received_files = dimse_speedups.ReceivedFiles(getattr(event.assoc, "radimmuno_speedups", None))
+            state = _AssociationState(job, ingest, journal, received_files)
             with self._lock:
                 self._states[key] = state
         return state
@@ -225,7 +163,7 @@ class Listener:
         try:
             state = self._state(event)
             sop_uid = str(event.request.AffectedSOPInstanceUID)
-            data = encoded_dataset(event, state)
+            data = state.received_files.encoded(event)
             outcome = state.ingest.add_bytes(data, f"{state.job.peer_ae_title} {sop_uid}")
         except Exception as exc:  # noqa: BLE001 - never let one file take the association down
             logger.exception("C-STORE failed")

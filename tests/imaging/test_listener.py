@@ -18,13 +18,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
+def _running_listener(**options):
+    require_dcmtk()
+    server = Listener(ae_title="RADIMMUNO", host="127.0.0.1", port=0, **options)
+    server.start()
+    return server
 
 
 @pytest.fixture
 def listener():
-    require_dcmtk()
-    server = Listener(ae_title="RADIMMUNO", host="127.0.0.1", port=0)
-    server.start()
+    server = _running_listener()
     yield server
     server.stop()
 
@@ -68,6 +71,43 @@ def test_storescu_pushes_a_ct_series_and_a_seg(listener, tmp_path):
     assert storescu(listener, *study.ct_paths, study.seg).returncode == 0
     again = IngestJob.objects.latest("pk")
     assert (again.stored, again.duplicates) == (0, 13) and Instance.objects.count() == 13
+    # ... through the shortcuts in imaging.dimse_speedups, each of which checked itself against pynetdicom
+    assert listener.speedups_used[-1] == {"version": listener.speedups_used[-1]["version"], "log_handlers": False,
+                                          "fast_response": True, "fast_file_meta": True}
+
+
+def _stored_originals():
+    from django.core.files.storage import default_storage
+
+    return {i.sop_instance_uid: default_storage.open(i.file.name, "rb").read() for i in Instance.objects.all()}
+
+
+def test_the_speedups_change_nothing_a_sender_or_the_database_sees(tmp_path):
+    """The same push with and without imaging.dimse_speedups: the same responses, the same stored bytes."""
+    study = write_study(tmp_path / "study")
+    patient_with_mrn()
+    bad = pydicom.dcmread(study.ct_paths[0])
+    del bad.PixelData
+    bad.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.2"
+    bad.save_as(tmp_path / "nopix.dcm")
+    outcomes = []
+    for speedups in (False, True):
+        Instance.objects.all().delete()
+        Series.objects.all().delete()
+        Study.objects.all().delete()
+        QuarantinedFile.objects.all().delete()
+        server = _running_listener(speedups=speedups)
+        try:
+            result = storescu(server, *study.ct_paths, tmp_path / "nopix.dcm", study.seg)
+        finally:
+            server.stop()
+        responses = [line.split("(", 1)[-1] for line in (result.stdout + result.stderr).splitlines()
+                     if "Received Store Response" in line]
+        outcomes.append((responses, _stored_originals(), sorted(QuarantinedFile.objects.values_list("reason_code",
+                                                                                                  flat=True))))
+    stock, fast = outcomes
+    assert len(stock[0]) == 14 and stock[0].count("Success)") == 13
+    assert fast == stock
 
 
 def test_bad_input_gets_a_failure_status_and_the_listener_keeps_serving(listener, tmp_path):

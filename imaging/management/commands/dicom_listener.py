@@ -12,9 +12,13 @@ class Command(BaseCommand):
         parser.add_argument("--ae-title", default="RADIMMUNO")
         parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
         parser.add_argument("--batch-size", type=int, default=200, help="instances indexed per transaction")
+        parser.add_argument("--stock-pynetdicom", action="store_true",
+                            help="run pynetdicom without the receive-path shortcuts of imaging.dimse_speedups "
+                                 "(slower; for comparison or if a sender misbehaves with them)")
 
-    def handle(self, *args, port, ae_title, host, batch_size, **options):
-        listener = Listener(ae_title=ae_title, host=host, port=port, batch_size=batch_size)
+    def handle(self, *args, port, ae_title, host, batch_size, stock_pynetdicom, **options):
+        listener = Listener(ae_title=ae_title, host=host, port=port, batch_size=batch_size,
+                            speedups=not stock_pynetdicom)
         self.stdout.write(f"DICOM listener {ae_title} on {host}:{port} (Ctrl-C to stop)")
         self.stdout.flush()
         try:
