@@ -17,6 +17,7 @@ peak memory does not grow with the number of instances.
 import argparse
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -115,7 +116,8 @@ def storescu(ae_title, port, files, tmp):
 def bench_listener(files, tmp, database_url):
     media = Path(tmp) / "media"
     db = Path(tmp) / "listener.sqlite3"
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="radimmuno.settings.local", DJANGO_MEDIA_ROOT=str(media),
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="radimmuno.settings.production", DJANGO_MEDIA_ROOT=str(media),
+               DJANGO_SECRET_KEY=secrets.token_urlsafe(64), DJANGO_ALLOWED_HOSTS="localhost",
                DATABASE_URL=database_url or f"sqlite:///{db}", DJANGO_LOG_LEVEL="WARNING")
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)

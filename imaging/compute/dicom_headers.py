@@ -20,6 +20,7 @@ import os
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+import struct
 from struct import error as struct_error
 from typing import Any, BinaryIO
 
@@ -318,6 +319,15 @@ def _floats(value: Any) -> tuple[float, ...] | None:
     return (float(value),)
 
 
+def _number(value: Any, keyword: str, problems: list[str], convert: Any = float) -> Any:
+    """An optional numeric attribute; one that does not parse is noted and stored as empty, never fatal."""
+    try:
+        return None if value is None or value == "" else convert(value)
+    except (TypeError, ValueError):
+        problems.append(f"{keyword} {value!r} is not a valid number; stored as empty")
+        return None
+
+
 def _str(value: Any) -> str | None:
     if value is None:
         return None
@@ -392,8 +402,10 @@ def _radiopharmaceutical(ds: Dataset, problems: list[str]) -> dict[str, Any]:
     if seq:
         item = seq[0]
         info["radiopharmaceutical"] = _str(_get(item, "Radiopharmaceutical"))
-        info["radionuclide_total_dose_bq"] = _float(_get(item, "RadionuclideTotalDose"))
-        info["radionuclide_half_life_s"] = _float(_get(item, "RadionuclideHalfLife"))
+        info["radionuclide_total_dose_bq"] = _number(_get(item, "RadionuclideTotalDose"), "RadionuclideTotalDose",
+                                                     problems)
+        info["radionuclide_half_life_s"] = _number(_get(item, "RadionuclideHalfLife"), "RadionuclideHalfLife",
+                                                   problems)
         info["radiopharmaceutical_start_time"] = _parse_time(
             _get(item, "RadiopharmaceuticalStartTime"), "RadiopharmaceuticalStartTime", problems
         )
@@ -407,7 +419,7 @@ def _radiopharmaceutical(ds: Dataset, problems: list[str]) -> dict[str, Any]:
         units=_str(_get(ds, "Units")),
         decay_correction=_str(_get(ds, "DecayCorrection")),
         corrected_image=tuple(str(v) for v in corrected) if isinstance(corrected, (list, pydicom.multival.MultiValue)) else ((str(corrected),) if corrected else ()),
-        decay_factor=_float(_get(ds, "DecayFactor")),
+        decay_factor=_number(_get(ds, "DecayFactor"), "DecayFactor", problems),
         series_date=series_date,
         series_time=series_time,
         series_datetime=_combine(series_date, series_time),
@@ -516,8 +528,8 @@ def header_from_dataset(ds: Dataset, *, source: str | None = None) -> dict[str, 
         "study_time": _parse_time(_get(ds, "StudyTime"), "StudyTime", problems),
         "study_description": _str(_get(ds, "StudyDescription")),
         "series_description": _str(_get(ds, "SeriesDescription")),
-        "series_number": int(_get(ds, "SeriesNumber")) if _get(ds, "SeriesNumber") is not None else None,
-        "instance_number": int(_get(ds, "InstanceNumber")) if _get(ds, "InstanceNumber") is not None else None,
+        "series_number": _number(_get(ds, "SeriesNumber"), "SeriesNumber", problems, int),
+        "instance_number": _number(_get(ds, "InstanceNumber"), "InstanceNumber", problems, int),
         "is_image": is_image,
         "is_multiframe": is_multiframe,
         "has_pixel_data": has_pixels,
@@ -525,13 +537,13 @@ def header_from_dataset(ds: Dataset, *, source: str | None = None) -> dict[str, 
         "manufacturer": _str(_get(ds, "Manufacturer")),
         "manufacturer_model_name": _str(_get(ds, "ManufacturerModelName")),
         "convolution_kernel": _str(_get(ds, "ConvolutionKernel")),
-        "kvp": _float(_get(ds, "KVP")),
+        "kvp": _number(_get(ds, "KVP"), "KVP", problems),
         "contrast_bolus_agent": _str(_get(ds, "ContrastBolusAgent")),
-        "patient_weight_kg": _float(_get(ds, "PatientWeight")),
-        "patient_size_m": _float(_get(ds, "PatientSize")),
+        "patient_weight_kg": _number(_get(ds, "PatientWeight"), "PatientWeight", problems),
+        "patient_size_m": _number(_get(ds, "PatientSize"), "PatientSize", problems),
         "rows": int(_get(ds, "Rows")) if _get(ds, "Rows") is not None else None,
         "columns": int(_get(ds, "Columns")) if _get(ds, "Columns") is not None else None,
-        "number_of_frames": int(_get(ds, "NumberOfFrames", 1) or 1),
+        "number_of_frames": _number(_get(ds, "NumberOfFrames", 1), "NumberOfFrames", problems, int) or 1,
     }
     acq_date = _parse_date(_get(ds, "AcquisitionDate"), "AcquisitionDate", problems)
     acq_time = _parse_time(_get(ds, "AcquisitionTime"), "AcquisitionTime", problems)
@@ -543,30 +555,40 @@ def header_from_dataset(ds: Dataset, *, source: str | None = None) -> dict[str, 
     )
 
     # Geometry and pixel-value transform: top level for single-frame images,
-    # functional groups for Enhanced CT/MR.
-    slice_thickness = _float(_get(ds, "SliceThickness"))
-    pixel_spacing = _floats(_get(ds, "PixelSpacing"))
-    position = _floats(_get(ds, "ImagePositionPatient"))
-    orientation = _floats(_get(ds, "ImageOrientationPatient"))
-    slope = _float(_get(ds, "RescaleSlope"))
-    intercept = _float(_get(ds, "RescaleIntercept"))
-    rescale_type = _str(_get(ds, "RescaleType"))
-    if is_multiframe:
-        measures = _functional_group(ds, "PixelMeasuresSequence")
-        if measures is not None:
-            pixel_spacing = _floats(_get(measures, "PixelSpacing")) or pixel_spacing
-            slice_thickness = _float(_get(measures, "SliceThickness")) or slice_thickness
-        plane_orientation = _functional_group(ds, "PlaneOrientationSequence")
-        if plane_orientation is not None:
-            orientation = _floats(_get(plane_orientation, "ImageOrientationPatient"))
-        plane_position = _functional_group(ds, "PlanePositionSequence")
-        if plane_position is not None:
-            position = _floats(_get(plane_position, "ImagePositionPatient"))
-        transform = _functional_group(ds, "PixelValueTransformationSequence")
-        if transform is not None:
-            slope = _float(_get(transform, "RescaleSlope"))
-            intercept = _float(_get(transform, "RescaleIntercept"))
-            rescale_type = _str(_get(transform, "RescaleType"))
+    # functional groups for Enhanced CT/MR. A value that is not a number here
+    # would misplace or misscale the voxels: the file is refused.
+    slice_thickness = _number(_get(ds, "SliceThickness"), "SliceThickness", problems)
+    try:
+        pixel_spacing = _floats(_get(ds, "PixelSpacing"))
+        position = _floats(_get(ds, "ImagePositionPatient"))
+        orientation = _floats(_get(ds, "ImageOrientationPatient"))
+        slope = _float(_get(ds, "RescaleSlope"))
+        intercept = _float(_get(ds, "RescaleIntercept"))
+        rescale_type = _str(_get(ds, "RescaleType"))
+        if is_multiframe:
+            measures = _functional_group(ds, "PixelMeasuresSequence")
+            if measures is not None:
+                pixel_spacing = _floats(_get(measures, "PixelSpacing")) or pixel_spacing
+                slice_thickness = _number(_get(measures, "SliceThickness"), "SliceThickness", problems) \
+                    or slice_thickness
+            plane_orientation = _functional_group(ds, "PlaneOrientationSequence")
+            if plane_orientation is not None:
+                orientation = _floats(_get(plane_orientation, "ImageOrientationPatient"))
+            plane_position = _functional_group(ds, "PlanePositionSequence")
+            if plane_position is not None:
+                position = _floats(_get(plane_position, "ImagePositionPatient"))
+            transform = _functional_group(ds, "PixelValueTransformationSequence")
+            if transform is not None:
+                slope = _float(_get(transform, "RescaleSlope"))
+                intercept = _float(_get(transform, "RescaleIntercept"))
+                rescale_type = _str(_get(transform, "RescaleType"))
+    except (TypeError, ValueError) as exc:
+        raise DicomHeaderError(
+            label,
+            "missing_attributes",
+            f"a geometry or rescale value is not a number ({exc}); the image cannot be placed in "
+            "space or scaled - fix the export at the source",
+        ) from exc
     for keyword, values, n in (
         ("PixelSpacing", pixel_spacing, 2),
         ("ImagePositionPatient", position, 3),
@@ -640,5 +662,244 @@ def read_dicom_header(
         ``missing_attributes``, ``unsupported_sop_class``, ``no_pixel_data``.
     """
     label = _source_label(source)
+    if isinstance(source, (bytes, bytearray)):
+        elements = _plain_image_elements(source)
+        if elements is not None:
+            return header_from_dataset(elements, source=label)
     ds = load_dataset(source, with_pixels=False)
     return header_from_dataset(ds, source=label)
+
+
+# --------------------------------------------------------------------------- the common case, without pydicom
+#
+# A DICOM listener reads a header for every instance while the sender waits; pydicom's dataset machinery costs
+# ~1 ms per 512 x 512 CT slice, most of it per-element conversion and validation that a plain single-frame CT
+# or MR slice does not need. ``_plain_image_elements`` walks such a file's bytes once and hands
+# ``header_from_dataset`` the few values it reads, as pydicom would give them. It answers only for files it is
+# sure about; anything else (another SOP class or transfer syntax, a character set escape or non-ASCII text in
+# a value we read, multi-valued text, a value that is odd or does not convert, an element or sequence that
+# does not fit the file, encapsulated pixel data, a missing attribute) returns None and goes the
+# pydicom way, which also writes the curator's explanation. Tests check both ways give equal headers.
+
+_PLAIN_SOP_CLASSES = frozenset({CT_IMAGE_STORAGE, MR_IMAGE_STORAGE})
+_PLAIN_TRANSFER_SYNTAXES = {"1.2.840.10008.1.2.1": False, "1.2.840.10008.1.2": True}  # UID -> implicit VR
+#: Character sets in which bytes below 0x80 (without escape sequences) are ASCII.
+_ASCII_COMPATIBLE_CHARSETS = frozenset({
+    "", "ISO_IR 6", "ISO_IR 100", "ISO_IR 101", "ISO_IR 109", "ISO_IR 110", "ISO_IR 126", "ISO_IR 127",
+    "ISO_IR 138", "ISO_IR 144", "ISO_IR 148", "ISO_IR 166", "ISO_IR 203", "ISO_IR 192", "GB18030", "GBK",
+})
+#: tag -> (keyword, VR, multi-valued) for every element ``header_from_dataset`` reads from a single-frame image.
+_PLAIN_TAGS = {
+    0x00080016: ("SOPClassUID", "UI", False),
+    0x00080018: ("SOPInstanceUID", "UI", False),
+    0x00080020: ("StudyDate", "DA", False),
+    0x00080022: ("AcquisitionDate", "DA", False),
+    0x0008002A: ("AcquisitionDateTime", "DT", False),
+    0x00080030: ("StudyTime", "TM", False),
+    0x00080032: ("AcquisitionTime", "TM", False),
+    0x00080060: ("Modality", "CS", False),
+    0x00080070: ("Manufacturer", "LO", False),
+    0x00081030: ("StudyDescription", "LO", False),
+    0x0008103E: ("SeriesDescription", "LO", False),
+    0x00081090: ("ManufacturerModelName", "LO", False),
+    0x00100020: ("PatientID", "LO", False),
+    0x00101020: ("PatientSize", "DS", False),
+    0x00101030: ("PatientWeight", "DS", False),
+    0x00180010: ("ContrastBolusAgent", "LO", False),
+    0x00180050: ("SliceThickness", "DS", False),
+    0x00180060: ("KVP", "DS", False),
+    0x00181210: ("ConvolutionKernel", "SH", False),
+    0x0020000D: ("StudyInstanceUID", "UI", False),
+    0x0020000E: ("SeriesInstanceUID", "UI", False),
+    0x00200011: ("SeriesNumber", "IS", False),
+    0x00200013: ("InstanceNumber", "IS", False),
+    0x00200032: ("ImagePositionPatient", "DS", True),
+    0x00200037: ("ImageOrientationPatient", "DS", True),
+    0x00200052: ("FrameOfReferenceUID", "UI", False),
+    0x00280008: ("NumberOfFrames", "IS", False),
+    0x00280010: ("Rows", "US", False),
+    0x00280011: ("Columns", "US", False),
+    0x00280030: ("PixelSpacing", "DS", True),
+    0x00281052: ("RescaleIntercept", "DS", False),
+    0x00281053: ("RescaleSlope", "DS", False),
+    0x00281054: ("RescaleType", "LO", False),
+}
+_PLAIN_REQUIRED = (*_REQUIRED_ALL, *_REQUIRED_SINGLE_FRAME_IMAGE)
+_PIXEL_DATA_TAG = 0x7FE00010
+_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_UNDEFINED = 0xFFFFFFFF
+_unpack_tag_explicit = struct.Struct("<HH2sH").unpack_from
+_unpack_tag_implicit = struct.Struct("<HHL").unpack_from
+_unpack_u32 = struct.Struct("<L").unpack_from
+
+
+class _Unsure(Exception):
+    """The fast reader cannot vouch for this file: let pydicom read it."""
+
+
+class _PlainElements:
+    """The values ``header_from_dataset`` reads, as pydicom returns them (str, int, list of str)."""
+
+    def __init__(self, values, file_meta=None):
+        self._values = values
+        self.file_meta = file_meta
+
+    def get(self, keyword, default=None):
+        return self._values.get(keyword, default)
+
+    def __getattr__(self, keyword):
+        try:
+            return self.__dict__["_values"][keyword]
+        except KeyError:
+            raise AttributeError(keyword) from None
+
+    def __contains__(self, keyword):
+        return keyword in self._values
+
+
+def _element_header(data, offset, implicit):
+    """(tag, VR or None, length, value offset) of the element at ``offset`` (little endian)."""
+    if implicit:
+        group, element, length = _unpack_tag_implicit(data, offset)
+        return (group << 16) | element, None, length, offset + 8
+    group, element, vr, short = _unpack_tag_explicit(data, offset)
+    if vr in _LONG_VRS:
+        (length,) = _unpack_u32(data, offset + 8)
+        return (group << 16) | element, vr, length, offset + 12
+    if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+        raise _Unsure("not an explicit VR")
+    return (group << 16) | element, vr, short, offset + 8
+
+
+def _skip_undefined(data, offset, implicit, end_tag):
+    """Offset just after the delimiter ``end_tag`` that closes the undefined-length value starting at ``offset``."""
+    size = len(data)
+    while offset + 8 <= size:
+        group, element, length = _unpack_tag_implicit(data, offset)
+        tag = (group << 16) | element
+        if tag == end_tag:
+            return offset + 8
+        if tag == _ITEM:  # an item of a sequence
+            offset = _skip_undefined(data, offset + 8, implicit, _ITEM_END) if length == _UNDEFINED \
+                else offset + 8 + length
+            continue
+        tag, vr, length, offset = _element_header(data, offset, implicit)
+        if length == _UNDEFINED:
+            if vr not in (None, b"SQ", b"UN"):
+                raise _Unsure("undefined length outside a sequence")
+            offset = _skip_undefined(data, offset, implicit, _SEQUENCE_END)
+        else:
+            offset += length
+    raise _Unsure("an undefined-length value runs past the end of the file")
+
+
+def _text(raw, vr):
+    if any(b >= 0x80 or b == 0x1B for b in raw):
+        raise _Unsure("non-ASCII text")
+    text = raw.decode("ascii")
+    if vr == "UI":
+        text = text.rstrip("\x00 ")
+        if text.strip("0123456789."):
+            raise _Unsure("not a plain UID")
+    return text
+
+
+_EMPTY = object()
+
+
+def _plain_value(raw, vr, multi):
+    """A value as pydicom returns it, or ``_EMPTY`` (``header_from_dataset`` reads "" like a missing value)."""
+    if vr == "US":
+        if not raw:
+            return _EMPTY
+        if len(raw) != 2:
+            raise _Unsure("US value of another length")
+        return int.from_bytes(raw, "little")
+    text = _text(raw, vr)
+    if not text.strip(" "):
+        return _EMPTY
+    if multi:
+        values = text.split("\\")
+        for v in values:
+            float(v)  # ValueError -> pydicom decides
+        return values
+    if "\\" in text:
+        raise _Unsure("multi-valued")
+    if vr == "IS":
+        return int(text)
+    if vr == "DS":
+        float(text)
+    return text
+
+
+def _plain_file_meta(data):
+    """(transfer syntax UID, offset of the data set) from the file meta group, or raise _Unsure."""
+    if len(data) < 144 or data[128:132] != b"DICM":
+        raise _Unsure("no DICM prefix")
+    tag, vr, length, value_at = _element_header(data, 132, False)
+    if tag != 0x00020000 or vr != b"UL" or length != 4:
+        raise _Unsure("no file meta group length")
+    end = value_at + 4 + _unpack_u32(data, value_at)[0]
+    offset, syntax = value_at + 4, None
+    while offset < end:
+        tag, vr, length, value_at = _element_header(data, offset, False)
+        if tag >> 16 != 0x0002 or length == _UNDEFINED or value_at + length > end:
+            raise _Unsure("odd file meta group")
+        if tag == 0x00020010:
+            syntax = _text(bytes(data[value_at:value_at + length]), "UI")
+        offset = value_at + length
+    if offset != end or syntax is None:
+        raise _Unsure("odd file meta group")
+    return syntax, end
+
+
+def _plain_image_elements(data):
+    """The values of a plain single-frame CT/MR file (see above), or None when pydicom should read it."""
+    try:
+        syntax, offset = _plain_file_meta(data)
+        implicit = _PLAIN_TRANSFER_SYNTAXES.get(syntax)
+        if implicit is None:
+            return None
+        size, values, pixels = len(data), {}, False
+        while offset < size:
+            if size - offset < 8:
+                return None
+            tag, vr, length, value_at = _element_header(data, offset, implicit)
+            if tag == _PIXEL_DATA_TAG:  # native pixels; whatever follows them must fit the file too
+                if length == _UNDEFINED or value_at + length > size or vr not in (None, b"OW", b"OB"):
+                    return None
+                pixels, offset = True, value_at + length
+                continue
+            if tag >> 16 == 0x0002 or tag in (_ITEM, _ITEM_END, _SEQUENCE_END):
+                return None
+            if length == _UNDEFINED:
+                if vr not in (None, b"SQ", b"UN") or tag in _PLAIN_TAGS:
+                    return None
+                offset = _skip_undefined(data, value_at, implicit or vr == b"UN", _SEQUENCE_END)
+                continue
+            if value_at + length > size:
+                return None
+            spec = _PLAIN_TAGS.get(tag)
+            if spec is not None:
+                keyword, expected_vr, multi = spec
+                if vr is not None and vr.decode("ascii") != expected_vr:
+                    return None
+                value = _plain_value(bytes(data[value_at:value_at + length]), expected_vr, multi)
+                if value is _EMPTY:
+                    values.pop(keyword, None)
+                else:
+                    values[keyword] = value
+            elif tag == 0x00080005:  # the values we read must mean the same in it as in ASCII
+                charsets = bytes(data[value_at:value_at + length]).decode("ascii").strip(" \x00").split("\\")
+                if any(c.strip(" ") not in _ASCII_COMPATIBLE_CHARSETS for c in charsets):
+                    return None
+            offset = value_at + length
+        if not pixels or values.get("SOPClassUID") not in _PLAIN_SOP_CLASSES or values.get("Modality") == "PT":
+            return None
+        if any(keyword not in values for keyword in _PLAIN_REQUIRED) or "NumberOfFrames" in values:
+            return None
+        values["PixelData"] = True  # present, with a length that ends the file (header_from_dataset asks "in")
+        return _PlainElements(values, _PlainElements({"TransferSyntaxUID": syntax}))
+    except (_Unsure, ValueError, struct.error, UnicodeError, RecursionError):
+        return None
