@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -65,7 +64,7 @@ from .compute.segmentation import (
     read_rtstruct_masks,
     read_seg_masks,
 )
-from .compute.volume import Geometry, SUVError, VolumeAssemblyError, read_series_layout, suv_bw_factor
+from .compute.volume import Geometry, KnownHeader, SUVError, VolumeAssemblyError, read_series_layout, suv_bw_factor
 from .models import (
     IngestJob,
     Instance,
@@ -320,52 +319,26 @@ class Received:
 def series_layout(series, *, known=None):
     """The sorted geometry of a stored image series (headers only).
 
-    ``known``: SOP Instance UID -> the header dict read in this run (made a dataset by ``_layout_dataset``);
-    the other instances are read from storage.
+    ``known``: SOP Instance UID -> the header dict read in this run, when the instance arrived; the other
+    instances' headers are read from storage. Re-reading 2,000 files at the end of an association only to
+    sort them would take longer than receiving them. PET headers are re-read (SUVbw needs more attributes
+    than the header dict keeps); so are remote-storage files, which have no local path.
     """
     known = known or {}
-    rows = series.instances.values_list("sop_instance_uid", "file")
     sources = []
-    for uid, name in rows:
-        header = known.get(uid)
-        if header is not None and not isinstance(header, pydicom.Dataset):
-            header = known[uid] = _layout_dataset(header)
-        sources.append(header or stored_source(name))
+    for uid, name in series.instances.values_list("sop_instance_uid", "file"):
+        header, source = known.get(uid), stored_source(name)
+        if header is not None and header["modality"] != "PT" and isinstance(source, str):
+            source = KnownHeader(header, source)
+        sources.append(source)
     return read_series_layout(sources, on_missing_slice="raise")
-
-
-def _layout_dataset(header):
-    """A single-frame CT/MR slice's header, as the small dataset the volume check reads.
-
-    The header was read and validated when the file arrived; re-reading 2,000 files at the end of an
-    association only to sort them would take longer than receiving them. PET (SUVbw needs more attributes)
-    and multi-frame images are re-read from their files instead (returns None).
-    """
-    h = header
-    if h["is_multiframe"] or h["modality"] == "PT" or not h["is_image"]:
-        return None
-    ds = pydicom.Dataset()
-    ds.SOPClassUID, ds.SOPInstanceUID = h["sop_class_uid"], h["sop_instance_uid"]
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = h["study_instance_uid"], h["series_instance_uid"]
-    if h["frame_of_reference_uid"]:
-        ds.FrameOfReferenceUID = h["frame_of_reference_uid"]
-    ds.Modality, ds.PatientID = h["modality"], h["patient_id"]
-    ds.Rows, ds.Columns = h["rows"], h["columns"]
-    ds.PixelSpacing = list(h["pixel_spacing_mm"])
-    ds.ImagePositionPatient = list(h["image_position_patient"])
-    ds.ImageOrientationPatient = list(h["image_orientation_patient"])
-    if h["slice_thickness_mm"] is not None:
-        ds.SliceThickness = h["slice_thickness_mm"]
-    ds.RescaleSlope, ds.RescaleIntercept = h["rescale_slope"], h["rescale_intercept"]
-    ds.PixelData = b""  # present in the file (checked on arrival); voxels are always read from the file
-    return ds
 
 
 def series_finalize(series, *, known=None):
     """Check that a stored image series forms one regular volume; record geometry, warnings or the reason.
 
     Runs on header data only (no pixels), so it is cheap enough to run whenever a series got new instances.
-    ``known``: headers of this run's instances as datasets (see ``series_layout``).
+    ``known``: headers of this run's instances (see ``series_layout``).
     """
     count = series.instances.count()
     fields = {"instance_count": count, "checked_at": timezone.now()}

@@ -59,7 +59,21 @@ __all__ = [
     "suv_bw_factor",
 ]
 
-SeriesSource = str | os.PathLike[str] | bytes | BinaryIO | Dataset
+
+
+@dataclass(frozen=True)
+class KnownHeader:
+    """A single-frame instance whose header was already read (``read_dicom_header``), and where its file is.
+
+    Lets a receiver that checked every header on arrival lay out a series of thousands of slices without
+    reading each file again; the pixels are read from ``path`` when the volume is assembled.
+    """
+
+    header: dict[str, Any]
+    path: str
+
+
+SeriesSource = str | os.PathLike[str] | bytes | BinaryIO | Dataset | KnownHeader
 
 #: Two direction cosines closer than this are "the same orientation".
 ORIENTATION_TOLERANCE = 1e-4
@@ -175,7 +189,7 @@ class Geometry:
 class _Slice:
     """One 2-D plane of the series: a single-frame instance or one frame of a multi-frame one."""
 
-    dataset: Dataset
+    dataset: Dataset | None  # None: known header (KnownHeader), pixels read from source_path
     frame_index: int | None  # 0-based frame of a multi-frame instance
     sop_instance_uid: str
     position: np.ndarray
@@ -215,7 +229,8 @@ class SeriesLayout:
         """The source datasets in z order (one per slice; multi-frame: the one instance)."""
         seen: dict[int, Dataset] = {}
         for s in self._slices:
-            seen.setdefault(id(s.dataset), s.dataset)
+            ds = s.dataset if s.dataset is not None else load_dataset(s.source_path)
+            seen.setdefault(id(s.dataset) if s.dataset is not None else id(s), ds)
         return list(seen.values())
 
 
@@ -362,11 +377,16 @@ def read_series_layout(
     slices: list[_Slice] = []
     headers: list[dict[str, Any]] = []
     for src in sources:
-        label = os.fspath(src) if isinstance(src, (str, os.PathLike)) else None
-        # Paths: defer the pixel data (read slice by slice later). In-memory
-        # sources: read everything now, there is no file to come back to.
-        ds = load_dataset(src, with_pixels=not isinstance(src, (str, os.PathLike)))
-        header = header_from_dataset(ds, source=label)
+        if isinstance(src, KnownHeader) and not src.header["is_multiframe"]:
+            ds, header, label = None, src.header, src.path
+        else:
+            if isinstance(src, KnownHeader):
+                src = src.path
+            label = os.fspath(src) if isinstance(src, (str, os.PathLike)) else None
+            # Paths: defer the pixel data (read slice by slice later). In-memory
+            # sources: read everything now, there is no file to come back to.
+            ds = load_dataset(src, with_pixels=not isinstance(src, (str, os.PathLike)))
+            header = header_from_dataset(ds, source=label)
         if header["sop_class_uid"] not in IMAGE_SOP_CLASSES:
             raise VolumeAssemblyError(
                 "not_image",
@@ -705,7 +725,7 @@ def assemble_volume(
     frames_cache: dict[int, np.ndarray] = {}
     for k, s in enumerate(slices):
         try:
-            key = id(s.dataset)
+            key = id(s.dataset) if s.dataset is not None else id(s)
             if key not in frames_cache:
                 # Read path sources afresh so the layout's header-only datasets
                 # do not keep every slice's pixel bytes alive.
