@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,7 +114,7 @@ def storescu(ae_title, port, files, tmp):
     return elapsed
 
 
-def bench_listener(files, tmp, database_url):
+def bench_listener(files, tmp, database_url, *, stock=False):
     media = Path(tmp) / "media"
     db = Path(tmp) / "listener.sqlite3"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="radimmuno.settings.production", DJANGO_MEDIA_ROOT=str(media),
@@ -130,7 +131,9 @@ def bench_listener(files, tmp, database_url):
         "Instance.objects.all().delete(); Series.objects.all().delete(); Study.objects.all().delete()\n"
     )], env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen([*manage, "dicom_listener", "--port", str(port), "--host", "127.0.0.1"], env=env,
+    extra = ["--stock-pynetdicom"] if stock else []
+    os.sync()  # start with no dirty pages of an earlier run being written back
+    server = subprocess.Popen([*manage, "dicom_listener", "--port", str(port), "--host", "127.0.0.1", *extra], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_port(port)
@@ -160,8 +163,7 @@ def bench_orthanc(files, tmp):
     if not Path(ORTHANC).exists():
         return None
     port, http = free_port(), free_port()
-    directory = Path(tmp) / "orthanc"
-    directory.mkdir()
+    directory = Path(tempfile.mkdtemp(prefix="orthanc-", dir=tmp))
     config = directory / "config.json"
     config.write_text(json.dumps({
         "Name": "bench", "StorageDirectory": str(directory / "storage"), "IndexDirectory": str(directory / "index"),
@@ -169,6 +171,7 @@ def bench_orthanc(files, tmp):
         "DicomCheckCalledAet": False, "StorageCompression": False,
     }))
     env = dict(os.environ, TCP_NODELAY="1")
+    os.sync()
     server = subprocess.Popen([ORTHANC, str(config)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, cwd=directory)
     try:
@@ -182,9 +185,16 @@ def bench_orthanc(files, tmp):
         server.wait(timeout=30)
 
 
+def median(values):
+    return statistics.median(values)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=2016)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each server (default 3)")
+    parser.add_argument("--compare-stock", action="store_true",
+                        help="also run the listener on stock pynetdicom (--stock-pynetdicom) in every round")
     parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "radimmuno-bench-ct"))
     parser.add_argument("--database-url", help="default: a throw-away SQLite file")
     args = parser.parse_args()
@@ -192,27 +202,61 @@ def main():
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: apt-get install dcmtk")
     files = make_slices(args.data, args.slices)
-    size_mb = sum(f.stat().st_size for f in files) / 2**20
-    print(f"{len(files)} CT slices 512 x 512, {size_mb:.0f} MB, storescu with TCP_NODELAY=1 on both sides\n")
-    with tempfile.TemporaryDirectory(prefix="radimmuno-bench-") as tmp:
-        (Path(tmp) / "half").mkdir()
-        (Path(tmp) / "full").mkdir()
-        half = bench_listener(files[: len(files) // 2], Path(tmp) / "half", args.database_url)
-        ours = bench_listener(files, Path(tmp) / "full", args.database_url)
-        orthanc = bench_orthanc(files, tmp)
     n = len(files)
-    print(f"dicom_listener: {n / ours['seconds']:7.1f} instances/s acknowledged ({ours['seconds']:.2f} s), "
-          f"{n / ours['indexed_seconds']:7.1f} instances/s until indexed and checked "
-          f"({ours['indexed_seconds']:.2f} s; job {ours['job']['status']}, {ours['job']['stored']} stored, "
-          f"volume {ours['job']['volume']}); peak RSS {ours['peak_mb']:.0f} MB "
-          f"({half['peak_mb']:.0f} MB for {n // 2} instances)")
-    if orthanc is None:
+    size_mb = sum(f.stat().st_size for f in files) / 2**20
+    print(f"{n} CT slices 512 x 512, {size_mb:.0f} MB, storescu with TCP_NODELAY=1 on both sides; "
+          f"{args.rounds} interleaved rounds (this machine's speed drifts by ±30 % over minutes: compare within "
+          "a round)\n", flush=True)
+    if not Path(ORTHANC).exists():
         print(f"Orthanc: {ORTHANC} not installed (apt-get install orthanc)")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="radimmuno-bench-") as tmp:
+        half_dir = Path(tmp) / "half"
+        half_dir.mkdir()
+        half = bench_listener(files[: n // 2], half_dir, args.database_url)
+        for r in range(args.rounds):
+            round_dir = Path(tmp) / f"round-{r}"
+            round_dir.mkdir()
+            order = ["listener", "orthanc"] if r % 2 == 0 else ["orthanc", "listener"]
+            if args.compare_stock:
+                order.append("stock")
+            result = {}
+            for name in order:
+                work = round_dir / name
+                work.mkdir()
+                if name == "orthanc":
+                    result[name] = bench_orthanc(files, work)
+                else:
+                    result[name] = bench_listener(files, work, args.database_url, stock=name == "stock")
+            ours, orthanc = result["listener"], result["orthanc"]
+            line = (f"round {r + 1}: dicom_listener {n / ours['seconds']:6.1f}/s acknowledged, "
+                    f"{n / ours['indexed_seconds']:6.1f}/s until indexed (job {ours['job']['status']}, "
+                    f"{ours['job']['stored']} stored, volume {ours['job']['volume']}), peak RSS "
+                    f"{ours['peak_mb']:.0f} MB")
+            if orthanc:
+                line += (f" | Orthanc {n / orthanc['seconds']:6.1f}/s, peak RSS {orthanc['peak_mb']:.0f} MB"
+                         f" | ratio {orthanc['seconds'] / ours['seconds']:.2f} acknowledged, "
+                         f"{orthanc['seconds'] / ours['indexed_seconds']:.2f} until indexed")
+            if "stock" in result:
+                line += f" | stock pynetdicom listener {n / result['stock']['seconds']:6.1f}/s acknowledged"
+            print(line, flush=True)
+            rows.append(result)
+    ours = [row["listener"] for row in rows]
+    print(f"\ndicom_listener (median of {len(rows)}): {median([n / o['seconds'] for o in ours]):7.1f} instances/s "
+          f"acknowledged, {median([n / o['indexed_seconds'] for o in ours]):7.1f} instances/s until indexed and "
+          f"checked; peak RSS {max(o['peak_mb'] for o in ours):.0f} MB for {n} instances, {half['peak_mb']:.0f} MB "
+          f"for {n // 2}")
+    if "stock" in rows[0]:
+        print(f"dicom_listener on stock pynetdicom: {median([n / row['stock']['seconds'] for row in rows]):7.1f} "
+              "instances/s acknowledged")
+    if rows[0]["orthanc"] is None:
         return
-    print(f"Orthanc 1.10:   {n / orthanc['seconds']:7.1f} instances/s ({orthanc['seconds']:.2f} s); "
-          f"peak RSS {orthanc['peak_mb']:.0f} MB")
-    print(f"ratio dicom_listener / Orthanc: {orthanc['seconds'] / ours['seconds']:.2f} (acknowledged), "
-          f"{orthanc['seconds'] / ours['indexed_seconds']:.2f} (until indexed)")
+    print(f"Orthanc 1.10 (median of {len(rows)}):   {median([n / row['orthanc']['seconds'] for row in rows]):7.1f} "
+          f"instances/s; peak RSS {max(row['orthanc']['peak_mb'] for row in rows):.0f} MB")
+    print(f"ratio dicom_listener / Orthanc (median of the rounds' ratios): "
+          f"{median([row['orthanc']['seconds'] / row['listener']['seconds'] for row in rows]):.2f} acknowledged, "
+          f"{median([row['orthanc']['seconds'] / row['listener']['indexed_seconds'] for row in rows]):.2f} "
+          "until indexed")
 
 
 if __name__ == "__main__":
