@@ -114,7 +114,7 @@ def storescu(ae_title, port, files, tmp):
     return elapsed
 
 
-def bench_listener(files, tmp, database_url, *, stock=False):
+def bench_listener(files, tmp, database_url, *, stock=False, fsync=False):
     media = Path(tmp) / "media"
     db = Path(tmp) / "listener.sqlite3"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="radimmuno.settings.production", DJANGO_MEDIA_ROOT=str(media),
@@ -131,7 +131,7 @@ def bench_listener(files, tmp, database_url, *, stock=False):
         "Instance.objects.all().delete(); Series.objects.all().delete(); Study.objects.all().delete()\n"
     )], env=env, check=True, capture_output=True)
     port = free_port()
-    extra = ["--stock-pynetdicom"] if stock else []
+    extra = (["--stock-pynetdicom"] if stock else []) + (["--fsync"] if fsync else [])
     os.sync()  # start with no dirty pages of an earlier run being written back
     server = subprocess.Popen([*manage, "dicom_listener", "--port", str(port), "--host", "127.0.0.1", *extra], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -168,6 +168,7 @@ def bench_orthanc(files, tmp):
     config.write_text(json.dumps({
         "Name": "bench", "StorageDirectory": str(directory / "storage"), "IndexDirectory": str(directory / "index"),
         "DicomAet": "ORTHANC", "DicomPort": port, "HttpPort": http, "RemoteAccessAllowed": False, "Plugins": [],
+        "SyncStorageArea": True,  # its default, spelled out: every file fsync'ed before the acknowledgement
         "DicomCheckCalledAet": False, "StorageCompression": False,
     }))
     env = dict(os.environ, TCP_NODELAY="1")
@@ -195,6 +196,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each server (default 3)")
     parser.add_argument("--compare-stock", action="store_true",
                         help="also run the listener on stock pynetdicom (--stock-pynetdicom) in every round")
+    parser.add_argument("--fsync", action="store_true",
+                        help="also run the listener with --fsync (each file on disk before its acknowledgement, "
+                             "as Orthanc's default SyncStorageArea does) in every round")
     parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "radimmuno-bench-ct"))
     parser.add_argument("--database-url", help="default: a throw-away SQLite file")
     args = parser.parse_args()
@@ -220,6 +224,8 @@ def main():
             order = ["listener", "orthanc"] if r % 2 == 0 else ["orthanc", "listener"]
             if args.compare_stock:
                 order.append("stock")
+            if args.fsync:
+                order.append("fsync")
             result = {}
             for name in order:
                 work = round_dir / name
@@ -227,7 +233,8 @@ def main():
                 if name == "orthanc":
                     result[name] = bench_orthanc(files, work)
                 else:
-                    result[name] = bench_listener(files, work, args.database_url, stock=name == "stock")
+                    result[name] = bench_listener(files, work, args.database_url, stock=name == "stock",
+                                                  fsync=name == "fsync")
             ours, orthanc = result["listener"], result["orthanc"]
             line = (f"round {r + 1}: dicom_listener {n / ours['seconds']:6.1f}/s acknowledged, "
                     f"{n / ours['indexed_seconds']:6.1f}/s until indexed (job {ours['job']['status']}, "
@@ -239,6 +246,9 @@ def main():
                          f"{orthanc['seconds'] / ours['indexed_seconds']:.2f} until indexed")
             if "stock" in result:
                 line += f" | stock pynetdicom listener {n / result['stock']['seconds']:6.1f}/s acknowledged"
+            if "fsync" in result:
+                line += (f" | listener --fsync {n / result['fsync']['seconds']:6.1f}/s acknowledged "
+                         f"(ratio {orthanc['seconds'] / result['fsync']['seconds']:.2f})" if orthanc else "")
             print(line, flush=True)
             rows.append(result)
     ours = [row["listener"] for row in rows]
@@ -249,6 +259,10 @@ def main():
     if "stock" in rows[0]:
         print(f"dicom_listener on stock pynetdicom: {median([n / row['stock']['seconds'] for row in rows]):7.1f} "
               "instances/s acknowledged")
+    if "fsync" in rows[0]:
+        print(f"dicom_listener --fsync: {median([n / row['fsync']['seconds'] for row in rows]):7.1f} "
+              f"instances/s acknowledged, {median([n / row['fsync']['indexed_seconds'] for row in rows]):7.1f} "
+              "until indexed")
     if rows[0]["orthanc"] is None:
         return
     print(f"Orthanc 1.10 (median of {len(rows)}):   {median([n / row['orthanc']['seconds'] for row in rows]):7.1f} "

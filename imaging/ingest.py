@@ -186,6 +186,14 @@ def _spool_write(fd, offset, data):
         raise OSError(f"spool write cut short ({written} of {8 + len(data)} bytes)")
 
 
+def _fsync_directory(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def read_spool(path):
     """The files appended to a listener spool (a last record cut short by a crash was never acknowledged)."""
     with open(path, "rb") as f:
@@ -395,8 +403,9 @@ class Ingest:
     """
 
     def __init__(self, job, *, batch_size=200, patient=None, resample=False, reference_series_uid="",
-                 progress=None, journal=None, background=False):
+                 progress=None, journal=None, background=False, durable=False):
         self.job = job
+        self.durable = durable  # listener: a file is on disk (fdatasync) before it is acknowledged
         self._lock = threading.RLock()
         # background=True (the listener): batches are indexed by a second thread while the next instances
         # arrive; at most one batch is being indexed while the next one fills.
@@ -505,6 +514,8 @@ class Ingest:
             header, problem = read_dicom_header(data), None
         except DicomHeaderError as exc:
             header, problem = None, exc
+        if self.durable:
+            os.fdatasync(self._spool_fd)
         if header is not None:
             uid = header["sop_instance_uid"]
             if header["is_image"]:
@@ -528,6 +539,11 @@ class Ingest:
         self._spool_path, self._spool_size = path, 0
         if self.journal is not None:
             job_manifest_append(self.job, f"spool:{name}", "listener spool", self.journal)
+        if self.durable:  # the spool's name in its directory, and the manifest line that lists it
+            _fsync_directory(os.path.dirname(path))
+            if self.journal is not None:
+                self.journal.flush()
+                os.fsync(self.journal.fileno())
 
     def _spooled_bytes(self, received):
         offset, length = received.spooled

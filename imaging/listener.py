@@ -17,6 +17,7 @@ import logging
 import socket
 import threading
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 from pydicom.dataset import Dataset
@@ -81,11 +82,16 @@ class Listener:
     ae_title : str
     host, port : where to listen (port 0 = a free port; see ``port`` after ``start``).
     batch_size : image instances indexed per transaction.
+    speedups : use ``imaging.dimse_speedups`` (default) or stock pynetdicom.
+    fsync : acknowledge a file only once it is on disk (``fdatasync`` of the spool); default the setting
+        ``RADIMMUNO_LISTENER_FSYNC`` (off: acknowledged once written, as most DICOM receivers do).
     """
 
-    def __init__(self, *, ae_title="RADIMMUNO", host="0.0.0.0", port=11112, batch_size=200, speedups=True):
+    def __init__(self, *, ae_title="RADIMMUNO", host="0.0.0.0", port=11112, batch_size=200, speedups=True,
+                 fsync=None):
         self.ae_title, self.host, self.port = ae_title, host, port
         self.batch_size, self.speedups = batch_size, speedups
+        self.fsync = getattr(settings, "RADIMMUNO_LISTENER_FSYNC", False) if fsync is None else fsync
         self.speedups_used = collections.deque(maxlen=32)  # which dimse_speedups shortcuts ran, per association
         self._states = {}
         self._finishing = 0
@@ -152,7 +158,7 @@ class Listener:
                 label=f"C-STORE from {requestor.ae_title} at {address}"[:255],
             )
             journal = open(job_manifest(job), "a", encoding="utf-8", buffering=1)
-            ingest = Ingest(job, batch_size=self.batch_size, journal=journal, background=True)
+            ingest = Ingest(job, batch_size=self.batch_size, journal=journal, background=True, durable=self.fsync)
             received_files = dimse_speedups.ReceivedFiles(getattr(event.assoc, "radimmuno_speedups", None))
             state = _AssociationState(job, ingest, journal, received_files)
             with self._lock:

@@ -153,3 +153,18 @@ def test_bad_input_gets_a_failure_status_and_the_listener_keeps_serving(listener
     assert result.returncode == 0, result.stderr
     assert Series.objects.get(series_instance_uid=study.series_uid).instance_count == 12
     assert IngestJob.objects.filter(status="done").count() == IngestJob.objects.count()
+
+
+def test_with_fsync_every_file_is_on_disk_before_its_acknowledgement(tmp_path, monkeypatch):
+    study = write_study(tmp_path / "study")
+    patient_with_mrn()
+    synced = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    server = _running_listener(fsync=True)
+    try:
+        result = storescu(server, *study.ct_paths[:4])
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert Instance.objects.count() == 4 and len(synced) == 4

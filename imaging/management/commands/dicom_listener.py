@@ -16,9 +16,13 @@ class Command(BaseCommand):
                             help="run pynetdicom without the receive-path shortcuts of imaging.dimse_speedups "
                                  "(slower; for comparison or if a sender misbehaves with them)")
 
-    def handle(self, *args, port, ae_title, host, batch_size, stock_pynetdicom, **options):
+        parser.add_argument("--fsync", action="store_true", default=None,
+                            help="acknowledge each file only once it is on disk (fdatasync; default: the setting "
+                                 "RADIMMUNO_LISTENER_FSYNC, off)")
+
+    def handle(self, *args, port, ae_title, host, batch_size, stock_pynetdicom, fsync, **options):
         listener = Listener(ae_title=ae_title, host=host, port=port, batch_size=batch_size,
-                            speedups=not stock_pynetdicom)
+                            speedups=not stock_pynetdicom, fsync=fsync)
         self.stdout.write(f"DICOM listener {ae_title} on {host}:{port} (Ctrl-C to stop)")
         self.stdout.flush()
         try:
