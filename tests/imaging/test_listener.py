@@ -76,6 +76,14 @@ def test_storescu_pushes_a_ct_series_and_a_seg(listener, tmp_path):
                                           "fast_response": True, "fast_file_meta": True}
 
 
+def _without_pixels(path, sop_instance_uid, out):
+    """A header-only copy of a slice under another UID (refused: "no_pixel_data")."""
+    ds = pydicom.dcmread(path)
+    del ds.PixelData
+    ds.SOPInstanceUID = sop_instance_uid
+    ds.save_as(out)
+
+
 def _stored_originals():
     from django.core.files.storage import default_storage
 
@@ -86,10 +94,7 @@ def test_the_speedups_change_nothing_a_sender_or_the_database_sees(tmp_path):
     """The same push with and without imaging.dimse_speedups: the same responses, the same stored bytes."""
     study = write_study(tmp_path / "study")
     patient_with_mrn()
-    bad = pydicom.dcmread(study.ct_paths[0])
-    del bad.PixelData
-    bad.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.2"
-    bad.save_as(tmp_path / "nopix.dcm")
+    _without_pixels(study.ct_paths[0], "1.2.826.0.1.3680043.8.498.2", tmp_path / "nopix.dcm")
     outcomes = []
     for speedups in (False, True):
         Instance.objects.all().delete()
@@ -115,10 +120,7 @@ def test_bad_input_gets_a_failure_status_and_the_listener_keeps_serving(listener
 
     study = write_study(tmp_path / "study")
     patient_with_mrn()
-    nopix = pydicom.dcmread(study.ct_paths[0])
-    del nopix.PixelData
-    nopix.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
-    nopix.save_as(tmp_path / "nopix.dcm")
+    _without_pixels(study.ct_paths[0], "1.2.826.0.1.3680043.8.498.1", tmp_path / "nopix.dcm")
     nopid = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     del nopid.PatientID
     nopid.save_as(tmp_path / "nopid.dcm")
