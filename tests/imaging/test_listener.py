@@ -170,3 +170,26 @@ def test_with_fsync_every_file_is_on_disk_before_its_acknowledgement(tmp_path, m
         server.stop()
     assert result.returncode == 0, result.stderr
     assert Instance.objects.count() == 4 and len(synced) == 4
+
+
+def test_small_pdus_implicit_vr_and_two_senders_at_once(listener, tmp_path):
+    """Many PDUs per instance, the other transfer syntax, and two associations in parallel, through the
+    listener's own PDU reader: every slice arrives whole and the volume is the one that was sent."""
+    study = write_study(tmp_path / "study")
+    patient_with_mrn()
+    base = ["storescu", "-aec", "RADIMMUNO", "--max-send-pdu", "4096", "127.0.0.1", str(listener.port)]
+    first = subprocess.Popen([*base, "-xi", *map(str, study.ct_paths[:6])], env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    second = subprocess.Popen([*base, *map(str, study.ct_paths[6:])], env=ENV, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    assert first.wait(timeout=60) == 0, first.stdout.read()
+    assert second.wait(timeout=60) == 0, second.stdout.read()
+    assert listener.wait_idle()
+    assert listener.speedups_used[-1]["fast_response"] and listener.speedups_used[-2]["fast_response"]
+    syntaxes = set(Instance.objects.values_list("transfer_syntax_uid", flat=True))
+    assert syntaxes == {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+    from imaging.ingest import series_finalize
+
+    ct = series_finalize(Series.objects.get(series_instance_uid=study.series_uid))  # both halves together
+    assert (ct.instance_count, ct.volume_status) == (12, "ok")
+    assert np.array_equal(selectors.series_volume(ct).array, study.syn.array)
