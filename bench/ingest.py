@@ -20,13 +20,13 @@ import os
 import secrets
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 PATIENT_ID = "BENCH-1"
@@ -186,10 +186,6 @@ def bench_orthanc(files, tmp):
         server.wait(timeout=30)
 
 
-def median(values):
-    return statistics.median(values)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=2016)
@@ -247,8 +243,9 @@ def main():
             if "stock" in result:
                 line += f" | stock pynetdicom listener {n / result['stock']['seconds']:6.1f}/s acknowledged"
             if "fsync" in result:
-                line += (f" | listener --fsync {n / result['fsync']['seconds']:6.1f}/s acknowledged "
-                         f"(ratio {orthanc['seconds'] / result['fsync']['seconds']:.2f})" if orthanc else "")
+                line += f" | listener --fsync {n / result['fsync']['seconds']:6.1f}/s acknowledged"
+                if orthanc:
+                    line += f" (ratio {orthanc['seconds'] / result['fsync']['seconds']:.2f})"
             print(line, flush=True)
             rows.append(result)
     ours = [row["listener"] for row in rows]

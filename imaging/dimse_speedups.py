@@ -202,6 +202,11 @@ def _pdu_reader(dul):
     stock = dul._read_pdu_data  # noqa: SLF001
     assoc = dul.assoc
 
+    def closed(exc):
+        _dul_module.LOGGER.error("Connection closed before the entire PDU was received")
+        _dul_module.LOGGER.exception(exc)
+        dul.event_queue.put("Evt17")
+
     def read_pdu_data():
         if assoc.get_handlers(evt.EVT_DATA_RECV) or assoc.get_handlers(evt.EVT_PDU_RECV):
             return stock()
@@ -209,10 +214,7 @@ def _pdu_reader(dul):
         try:
             head = _recv_exactly(sock, 6)
         except (OSError, TimeoutError) as exc:
-            _dul_module.LOGGER.error("Connection closed before the entire PDU was received")
-            _dul_module.LOGGER.exception(exc)
-            dul.event_queue.put("Evt17")
-            return None
+            return closed(exc)
         if len(head) < 6:
             dul.event_queue.put("Evt17")
             return None
@@ -224,10 +226,7 @@ def _pdu_reader(dul):
         try:
             body = _recv_exactly(sock, pdu_length)
         except (OSError, TimeoutError) as exc:
-            _dul_module.LOGGER.error("Connection closed before the entire PDU was received")
-            _dul_module.LOGGER.exception(exc)
-            dul.event_queue.put("Evt17")
-            return None
+            return closed(exc)
         if len(body) != pdu_length:
             _dul_module.LOGGER.error(
                 f"The received PDU is shorter than expected ({6 + len(body)} of {6 + pdu_length} bytes received)")
@@ -294,10 +293,10 @@ def _plain_store_response(primitive):
 def _response_sender(assoc, stats):
     dimse = assoc.dimse
     stock = dimse.send_msg
-    checked = {"ok": None}
 
-    def send_msg(primitive, context_id):
-        if not _plain_store_response(primitive) or checked["ok"] is False or assoc.get_handlers(evt.EVT_DIMSE_SENT):
+    def send_msg(primitive, context_id):  # stats["fast_response"]: None until the first one was checked
+        if (not _plain_store_response(primitive) or stats.get("fast_response") is False
+                or assoc.get_handlers(evt.EVT_DIMSE_SENT)):
             return stock(primitive, context_id)
         try:
             command = c_store_rsp_command(
@@ -308,10 +307,9 @@ def _response_sender(assoc, stats):
         limit = dimse.maximum_pdu_size
         if limit and len(command) + 7 > limit:  # one PDV with its 6-byte PDU header and control byte
             return stock(primitive, context_id)
-        if checked["ok"] is None:
-            checked["ok"] = command == _pynetdicom_command(primitive)
-            stats["fast_response"] = checked["ok"]
-            if not checked["ok"]:
+        if stats.get("fast_response") is None:
+            stats["fast_response"] = command == _pynetdicom_command(primitive)
+            if not stats["fast_response"]:
                 logger.warning("C-STORE response encoding differs from pynetdicom's; using pynetdicom's encoder")
                 return stock(primitive, context_id)
         pdata = P_DATA()

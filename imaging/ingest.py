@@ -330,13 +330,15 @@ def series_layout(series, *, known=None):
     ``known``: SOP Instance UID -> the header dict read in this run, when the instance arrived; the other
     instances' headers are read from storage. Re-reading 2,000 files at the end of an association only to
     sort them would take longer than receiving them. PET headers are re-read (SUVbw needs more attributes
-    than the header dict keeps); so are remote-storage files, which have no local path.
+    than the header dict keeps); so are multi-frame instances (their frames are placed from the per-frame
+    functional groups) and remote-storage files, which have no local path.
     """
     known = known or {}
     sources = []
     for uid, name in series.instances.values_list("sop_instance_uid", "file"):
         header, source = known.get(uid), stored_source(name)
-        if header is not None and header["modality"] != "PT" and isinstance(source, str):
+        if (header is not None and not header["is_multiframe"] and header["modality"] != "PT"
+                and isinstance(source, str)):
             source = KnownHeader(header, source)
         sources.append(source)
     return read_series_layout(sources, on_missing_slice="raise")

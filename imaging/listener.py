@@ -91,7 +91,7 @@ class Listener:
                  fsync=None):
         self.ae_title, self.host, self.port = ae_title, host, port
         self.batch_size, self.speedups = batch_size, speedups
-        self.fsync = getattr(settings, "RADIMMUNO_LISTENER_FSYNC", False) if fsync is None else fsync
+        self.fsync = settings.RADIMMUNO_LISTENER_FSYNC if fsync is None else fsync
         self.speedups_used = collections.deque(maxlen=32)  # which dimse_speedups shortcuts ran, per association
         self._states = {}
         self._finishing = 0

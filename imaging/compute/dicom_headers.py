@@ -17,11 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import struct
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-import struct
-from struct import error as struct_error
 from typing import Any, BinaryIO
 
 import pydicom
@@ -246,7 +245,7 @@ def load_dataset(
         except InvalidDicomError:
             ds, eof = _read(force=True)
             had_prefix = False
-    except (EOFError, OSError, struct_error) as exc:
+    except (EOFError, OSError, struct.error) as exc:
         raise DicomHeaderError(label, "truncated", f"the file ends unexpectedly ({exc})") from exc
     except Exception as exc:  # pydicom raises many types on garbage input
         raise DicomHeaderError(
@@ -899,7 +898,7 @@ def _plain_image_elements(data):
             return None
         if any(keyword not in values for keyword in _PLAIN_REQUIRED) or "NumberOfFrames" in values:
             return None
-        values["PixelData"] = True  # present, with a length that ends the file (header_from_dataset asks "in")
+        values["PixelData"] = True  # native pixel data that fits the file (header_from_dataset asks "in")
         return _PlainElements(values, _PlainElements({"TransferSyntaxUID": syntax}))
     except (_Unsure, ValueError, struct.error, UnicodeError, RecursionError):
         return None

@@ -60,7 +60,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class KnownHeader:
     """A single-frame instance whose header was already read (``read_dicom_header``), and where its file is.
@@ -377,11 +376,9 @@ def read_series_layout(
     slices: list[_Slice] = []
     headers: list[dict[str, Any]] = []
     for src in sources:
-        if isinstance(src, KnownHeader) and not src.header["is_multiframe"]:
+        if isinstance(src, KnownHeader):
             ds, header, label = None, src.header, src.path
         else:
-            if isinstance(src, KnownHeader):
-                src = src.path
             label = os.fspath(src) if isinstance(src, (str, os.PathLike)) else None
             # Paths: defer the pixel data (read slice by slice later). In-memory
             # sources: read everything now, there is no file to come back to.
