@@ -193,3 +193,26 @@ def test_small_pdus_implicit_vr_and_two_senders_at_once(listener, tmp_path):
     ct = series_finalize(Series.objects.get(series_instance_uid=study.series_uid))  # both halves together
     assert (ct.instance_count, ct.volume_status) == (12, "ok")
     assert np.array_equal(selectors.series_volume(ct).array, study.syn.array)
+
+
+@pytest.mark.parametrize("argv, speedups, fsync", [
+    ([], True, None),
+    (["--stock-pynetdicom", "--fsync"], False, True),
+])
+def test_dicom_listener_command_passes_its_options(monkeypatch, argv, speedups, fsync):
+    from django.core.management import call_command
+
+    import imaging.management.commands.dicom_listener as command
+
+    made = {}
+
+    class Recording:
+        def __init__(self, **options):
+            made.update(options)
+
+        def start(self, *, block):
+            made["block"] = block
+
+    monkeypatch.setattr(command, "Listener", Recording)
+    call_command("dicom_listener", "--port", "11999", *argv)
+    assert (made["port"], made["speedups"], made["fsync"], made["block"]) == (11999, speedups, fsync, True)
