@@ -18,7 +18,7 @@ class ResponseAssessment(BackgroundJob):
     the columns below are copies of the headline values so worklists can filter on them.
     """
 
-    task_path = "analytics.tasks.recompute_response"
+    task_name = "analytics.recompute_response"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="response_assessments")
     regimen = models.ForeignKey(TreatmentRegimen, on_delete=models.CASCADE, related_name="response_assessments")
@@ -71,7 +71,9 @@ class TimepointResponse(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["timepoint", "criteria"], name="timepoint_response_unique_criteria"),
+            models.UniqueConstraint(
+                fields=["assessment", "timepoint", "criteria"], name="timepoint_response_unique_per_assessment"
+            ),
         ]
         ordering = ["timepoint__date", "criteria"]
 

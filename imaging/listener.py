@@ -16,6 +16,7 @@ import collections
 import logging
 import socket
 import threading
+import uuid
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -30,6 +31,8 @@ from pydicom.uid import (
 )
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
+
+from radimmuno.jobs import Heartbeat, JobStatus
 
 from . import dimse_speedups
 from .compute.dicom_headers import ACCEPTED_SOP_CLASSES
@@ -72,6 +75,9 @@ class _AssociationState:
         self.job, self.ingest, self.journal = job, ingest, journal
         self.received_files = received_files
         self.finished = False
+        # The association's lease on its job: while it beats, the reconciler leaves the job (and its
+        # manifest) alone, however long the association or its indexing at release takes.
+        self.lease = Heartbeat(job).__enter__()
 
 
 class Listener:
@@ -152,8 +158,10 @@ class Listener:
             close_old_connections()
             requestor = event.assoc.requestor
             address = f"{requestor.address}:{requestor.port}"
+            now = timezone.now()
             job = IngestJob.objects.create(
-                source=IngestSource.NETWORK, status="running", started_at=timezone.now(),
+                source=IngestSource.NETWORK, status=JobStatus.RUNNING, started_at=now, heartbeat_at=now,
+                generation=1, claimed_generation=1, claim_token=uuid.uuid4().hex, attempts=1,
                 peer_ae_title=str(requestor.ae_title)[:16], peer_address=address[:64],
                 label=f"C-STORE from {requestor.ae_title} at {address}"[:255],
             )
@@ -193,13 +201,14 @@ class Listener:
         try:
             fields = state.ingest.finish()
             state.journal.close()
-            job.finish(**fields)
-            job_manifest(job).unlink(missing_ok=True)
+            if job.finish(**fields) == JobStatus.DONE:  # otherwise a newer run owns the manifest
+                job_manifest(job).unlink(missing_ok=True)
         except Exception as exc:  # noqa: BLE001 - recorded on the job; the reconciler can re-run it
             logger.exception("finishing association job %s failed", job.pk)
             state.journal.close()
             job.fail(f"{type(exc).__name__}: {exc}")
         finally:
+            state.lease.__exit__(None, None, None)
             connections.close_all()
             with self._idle:
                 self._finishing -= 1

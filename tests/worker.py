@@ -43,8 +43,9 @@ def database_url():
 
 
 class Worker:
-    def __init__(self, queue, log_path, visibility_timeout):
+    def __init__(self, queue, log_path, visibility_timeout, heartbeat_s):
         self.queue, self.log_path, self.visibility_timeout = queue, log_path, visibility_timeout
+        self.heartbeat_s = heartbeat_s
         self.process = self.log = None
 
     def _close_log(self):
@@ -55,7 +56,8 @@ class Worker:
     def start(self, timeout=60):
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="radimmuno.settings.test", CELERY_BROKER_URL=REDIS_URL,
                    CELERY_QUEUE=self.queue, DATABASE_URL=database_url(), CELERY_VISIBILITY_TIMEOUT=str(
-                       self.visibility_timeout), RADIMMUNO_TEST_MEDIA_ROOT=str(settings.MEDIA_ROOT))
+                       self.visibility_timeout), RADIMMUNO_TEST_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+                   RADIMMUNO_JOB_HEARTBEAT_SECONDS=str(self.heartbeat_s))
         self._close_log()  # a restarted worker appends to the same log
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the worker process
         self.process = subprocess.Popen(
@@ -119,10 +121,11 @@ def broker_mode(queue):
 
 
 @contextmanager
-def celery_worker(tmp_path, *, visibility_timeout=3600):
+def celery_worker(tmp_path, *, visibility_timeout=3600, heartbeat_s=None):
     require_redis()
     queue = f"radimmuno-test-{uuid.uuid4().hex[:10]}"
-    worker = Worker(queue, tmp_path / "worker.log", visibility_timeout)
+    worker = Worker(queue, tmp_path / "worker.log", visibility_timeout,
+                    heartbeat_s or settings.RADIMMUNO_JOB_HEARTBEAT_SECONDS)
     with broker_mode(queue):
         try:
             yield worker.start()

@@ -31,7 +31,7 @@ class IngestSource(models.TextChoices):
 class IngestJob(BackgroundJob):
     """One ingest run: an upload, an ``import_dicom`` call or one DICOM association, with its progress."""
 
-    task_path = "imaging.tasks.ingest_job_run"
+    task_name = "imaging.ingest_job_run"
     stale_after = timedelta(hours=1)  # a large upload or a long association may take a while
 
     source = models.CharField(max_length=10, choices=IngestSource.choices)

@@ -62,7 +62,7 @@ class FeatureSet(BackgroundJob):
     Also the status row of its extraction job. Features are stored under pyradiomics' own names.
     """
 
-    task_path = "imaging.tasks.extract_feature_set"
+    task_name = "imaging.extract_feature_set"
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="feature_sets")
     profile = models.ForeignKey(ExtractionProfile, on_delete=models.PROTECT, related_name="feature_sets")

@@ -194,3 +194,6 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 
 # Radiomics (issue 4): new lesion masks are extracted automatically with the active profiles of their modality.
 RADIMMUNO_AUTO_EXTRACT = env_bool("RADIMMUNO_AUTO_EXTRACT", True)
+
+# Background jobs: a running job beats this often; one silent for six beats is taken as dead and re-run.
+RADIMMUNO_JOB_HEARTBEAT_SECONDS = float(os.environ.get("RADIMMUNO_JOB_HEARTBEAT_SECONDS", "30"))

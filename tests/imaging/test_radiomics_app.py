@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from imaging.models import ExtractionProfile, FeatureSet
 from imaging.radiomics import profile_save
+from radimmuno.jobs import reconcile
 from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
 from tests.worker import celery_worker, wait_for
 
@@ -79,17 +80,22 @@ def test_real_worker_extracts_and_survives_being_killed_mid_task(tmp_path, setti
     settings.RADIMMUNO_AUTO_EXTRACT = True
     ExtractionProfile.objects.update(active=False)
     profile, _ = profile_save(name="ct-slow", params=SLOW, modality="CT")
-    with celery_worker(tmp_path, visibility_timeout=2) as worker:
+    settings.RADIMMUNO_JOB_HEARTBEAT_SECONDS = 0.5  # the test's reconciler judges by the same clock
+    with celery_worker(tmp_path, visibility_timeout=2, heartbeat_s=0.5) as worker:
         with transaction.atomic():
             import_study(tmp_path)  # a segmentation saved: nothing else is asked for
         first = wait_for(lambda: FeatureSet.objects.filter(profile=profile, status="running").first(),
                          timeout=60, interval=0.05, what=f"a running extraction\n{worker.output()}")
         worker.kill()  # the machine dies in the middle of the extraction
         assert FeatureSet.objects.get(pk=first.pk).status == "running"
-        time.sleep(3)  # longer than the visibility timeout: the broker gives the message back
-        worker.start()
-        wait_for(lambda: not FeatureSet.objects.filter(profile=profile).exclude(status="done").exists(),
-                 timeout=120, what=f"all extractions done\n{worker.output()}")
+        time.sleep(3)  # longer than the visibility timeout: the broker gives the message back ...
+        worker.start()  # ... which a new worker takes up once the dead run's heartbeat is 3 s old (6 beats)
+
+        def all_done():
+            reconcile()  # the periodic reconciler: re-sends a row whose message the new worker skipped early
+            return not FeatureSet.objects.filter(profile=profile).exclude(status="done").exists()
+
+        wait_for(all_done, timeout=120, interval=1, what=f"all extractions done\n{worker.output()}")
     sets = FeatureSet.objects.filter(profile=profile)
     assert sets.count() == 2  # T1 and N1, one row each: the retry replaced, never duplicated
     again = sets.get(pk=first.pk)
