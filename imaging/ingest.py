@@ -102,6 +102,19 @@ STORED, DUPLICATE, CONFLICT, REJECTED, QUARANTINED, PENDING = (
     "stored", "duplicate", "conflict", "rejected", "quarantined", "pending")
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one file given to ``Ingest``: its kind and, when it was refused, the reason's code and text.
+
+    Returned to the caller of that very file (the listener answers the sender from it), so no other thread's file
+    can lend it its status, as a shared "last problem" attribute could.
+    """
+
+    kind: str
+    code: str = ""
+    reason: str = ""
+
+
 # --------------------------------------------------------------------------- content-addressed storage
 
 
@@ -416,7 +429,6 @@ class Ingest:
         self._spool_fd = None
         self._known = {}  # series pk -> {SOP Instance UID: header} for this run's volume checks
         self.journal = journal  # text file: every accepted input is listed, so a crashed run can be re-run
-        self.last_problem = None
         self.batch_size = batch_size
         self.forced_patient = patient
         self.resample = resample
@@ -424,7 +436,7 @@ class Ingest:
         self.progress = progress
         self.counts = Counter()
         self.reasons = {}  # code -> {"count": n, "example": "..."}
-        self.quarantined_shas = set()
+        self.quarantined_shas = {}  # SHA-256 -> the open QuarantinedFile holding it
         self.segmentation_ids = []
         self._batch = []
         self._pending = {}  # SOP Instance UID -> sha256, received but not yet indexed
@@ -459,12 +471,13 @@ class Ingest:
                 source.seek(0)
                 data = source.read()
             name, sha = store_bytes(data, prefix="files", suffix=".zip")
-            self._quarantine(name, sha, len(data), label, R.NOT_DICOM, f"not a readable zip archive ({exc})")
-            return REJECTED
+            reason = f"not a readable zip archive ({exc})"
+            self._quarantine(name, sha, len(data), label, R.NOT_DICOM, reason)
+            return Outcome(REJECTED, str(R.NOT_DICOM), reason)
         with archive:
             for info in zip_members(archive):
                 self.add_bytes(archive.read(info), f"{label}!{info.filename}")
-        return STORED
+        return Outcome(STORED)
 
     def add_bytes(self, data, label):
         """One file's bytes: a DICOM object or a label map (by its name)."""
@@ -494,7 +507,7 @@ class Ingest:
             name, sha = stored.result()
         if header is None:
             self._quarantine(name, sha, len(data), label, problem.code, problem.reason)
-            return self._done(REJECTED)
+            return self._done(REJECTED, problem.code, problem.reason)
         return self.add_received(Received(header=header, sha256=sha, name=name, size=len(data), label=label,
                                           data=data))
 
@@ -529,7 +542,7 @@ class Ingest:
         name, sha = store_bytes(data)
         if header is None:
             self._quarantine(name, sha, len(data), label, problem.code, problem.reason)
-            return self._done(REJECTED)
+            return self._done(REJECTED, problem.code, problem.reason)
         return self._compare(Received(header=header, sha256=sha, name=name, size=len(data), label=label),
                              existing, data)
 
@@ -573,8 +586,9 @@ class Ingest:
         if self._same_content(received, existing, data):
             self._count("duplicates")
             return self._done(DUPLICATE)
-        self._quarantine_received(received, R.CONFLICT, self._conflict_reason(uid, existing[0] or "?"))
-        return self._done(CONFLICT)
+        reason = self._conflict_reason(uid, existing[0] or "?")
+        self._quarantine_received(received, R.CONFLICT, reason)
+        return self._done(CONFLICT, R.CONFLICT, reason)
 
     def _accept(self, received):
         header = received.header
@@ -594,11 +608,11 @@ class Ingest:
         with self._lock:
             self.counts[key] += n
 
-    def _done(self, outcome):
+    def _done(self, kind, code="", reason=""):
         self._count("files")
         if self.progress:
-            self.progress(outcome)
-        return outcome
+            self.progress(kind)
+        return Outcome(kind, str(code), reason)
 
     @staticmethod
     def _stored_instance(uid):
@@ -795,9 +809,10 @@ class Ingest:
 
     def _quarantine(self, name, sha256, size, label, code, reason, *, header=None, referenced_series_uid=""):
         h = header or {}
-        already = QuarantinedFile.objects.filter(sha256=sha256, reason_code=code, status=QuarantineStatus.OPEN)
-        if not already.exists():  # the same bad file sent again is one entry, not two
-            QuarantinedFile.objects.create(
+        # The same bad file sent again (or re-tried) for the same reason is one entry, not two.
+        held = QuarantinedFile.objects.filter(sha256=sha256, reason_code=code, status=QuarantineStatus.OPEN).first()
+        if held is None:
+            held = QuarantinedFile.objects.create(
                 reason_code=code, reason=reason, file=name, sha256=sha256, size_bytes=size,
                 original_name=_text(label, 500), source=self.job.source, peer_ae_title=self.job.peer_ae_title,
                 job=self.job, dicom_patient_id=_text(h.get("patient_id"), 64),
@@ -813,10 +828,9 @@ class Ingest:
                 self.counts["rejected"] += 1
             else:
                 self.counts["quarantined"] += 1
-            self.last_problem = (str(code), reason)
             entry = self.reasons.setdefault(str(code), {"count": 0, "example": f"{label}: {reason}"})
             entry["count"] += 1
-            self.quarantined_shas.add(sha256)
+            self.quarantined_shas[sha256] = held.pk
 
     # -- completion ----------------------------------------------------------------------------------------------
     def finish(self):
@@ -1080,19 +1094,18 @@ class Ingest:
                                                  referenced_series_uid__in=series_uids)
         for q in waiting:
             data = default_storage.open(q.file.name, "rb").read()
-            before = set(self.quarantined_shas)
-            self.quarantined_shas.discard(q.sha256)
+            before = dict(self.quarantined_shas)
+            self.quarantined_shas.pop(q.sha256, None)
             self._pending.pop(q.sop_instance_uid, None)
             outcome = self.add_bytes(data, q.original_name)
-            if outcome == PENDING:
+            if outcome.kind == PENDING:
                 for received in self._objects:
                     self._ingest_dicom_segmentation(received)
                 self._objects.clear()
-            again = q.sha256 in self.quarantined_shas
-            self.quarantined_shas |= before
-            quarantine_close(q, resolution=(
-                "re-tried automatically when its series arrived: "
-                + ("quarantined again (see the newer entry)" if again else "ingested")))
+            holder = self.quarantined_shas.get(q.sha256)
+            for sha256, pk in before.items():
+                self.quarantined_shas.setdefault(sha256, pk)
+            quarantine_settle(q, holder=holder, what="re-tried automatically when its series arrived")
 
 
 def zip_members(archive):
@@ -1151,6 +1164,20 @@ def _auto_create_patient(dicom_patient_id):
     patient, _, _ = patient_upsert(site=site, study_id=study_id, tumour_type="other")
     patient_identity_set(patient=patient, mrn=dicom_patient_id)
     return patient
+
+
+def quarantine_settle(q, *, holder, what, user=None):
+    """Close entry ``q`` after its file was re-tried, unless the re-try left it in ``q`` itself.
+
+    ``holder`` is the open entry the re-try quarantined the file into (None: ingested). The same reason again
+    reuses ``q``, which then stays open in the curators' queue; another reason is a newer entry, named in the
+    resolution. Returns the outcome in words.
+    """
+    if holder == q.pk:
+        return "still quarantined"
+    outcome = f"quarantined again as entry #{holder}" if holder else "ingested"
+    quarantine_close(q, user=user, resolution=f"{what}: {outcome}")
+    return outcome
 
 
 def quarantine_close(q, *, resolution, user=None, status=QuarantineStatus.RESOLVED):

@@ -182,10 +182,10 @@ class Listener:
         except Exception as exc:  # noqa: BLE001 - never let one file take the association down
             logger.exception("C-STORE failed")
             return failure(STATUS_OUT_OF_RESOURCES, f"radimmuno: {type(exc).__name__}: {exc}")
-        if outcome == REJECTED:
-            code, reason = state.ingest.last_problem
-            return failure(_STATUS_BY_REASON.get(code, STATUS_CANNOT_UNDERSTAND), f"{code}: {reason}")
-        if outcome == CONFLICT:
+        if outcome.kind == REJECTED:
+            return failure(_STATUS_BY_REASON.get(outcome.code, STATUS_CANNOT_UNDERSTAND),
+                           f"{outcome.code}: {outcome.reason}")
+        if outcome.kind == CONFLICT:
             return failure(STATUS_CONFLICT, "conflict: SOP Instance UID stored with other content")
         return STATUS_SUCCESS
 

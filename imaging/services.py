@@ -149,7 +149,7 @@ def _reingest(quarantined, *, user, patient=None, what):
 
     from radimmuno.jobs import run_job
 
-    from .ingest import Ingest, quarantine_close
+    from .ingest import Ingest, quarantine_settle
     from .models import IngestJob, IngestSource
 
     quarantined = list(quarantined)
@@ -168,12 +168,11 @@ def _reingest(quarantined, *, user, patient=None, what):
 
     run_job(IngestJob, job.pk, work)
     job.refresh_from_db()
-    again = state.get("again", set())
+    holders = state.get("again", {})
     if job.status == "failed":  # the entries stay open; the job row says why
         return job
     for q in quarantined:
-        outcome = "quarantined again (see the newer entry)" if q.sha256 in again else "ingested"
-        quarantine_close(q, user=user, resolution=f"{what}: {outcome} (job #{job.pk})")
+        quarantine_settle(q, holder=holders.get(q.sha256), user=user, what=f"{what} (job #{job.pk})")
     return job
 
 

@@ -115,6 +115,29 @@ def test_pydicom_malformed_files_are_quarantined_with_their_reason(name, code, t
     assert not (Instance.objects.exists() or Series.objects.exists() or Study.objects.exists())
 
 
+def test_each_file_gets_its_own_outcome_while_the_indexer_quarantines_others(study):
+    """Defect 5: the listener read a shared ``last_problem`` after ``add_bytes`` while the indexer thread could
+    overwrite it, so a rejected file could be answered with another file's status and comment."""
+    from imaging.ingest import Ingest
+
+    job = IngestJob.objects.create(source="network", status="running")
+    ingest = Ingest(job)
+    truncated = open(get_testdata_file("MR_truncated.dcm"), "rb").read()
+    rtdose = open(get_testdata_file("rtdose.dcm"), "rb").read()
+    real_quarantine = ingest._quarantine
+
+    def quarantine_then_the_indexer_quarantines_another(*args, **kwargs):
+        real_quarantine(*args, **kwargs)
+        real_quarantine("other", "0" * 64, 1, "another file", "unknown_patient", "another file's reason")
+
+    ingest._quarantine = quarantine_then_the_indexer_quarantines_another
+    first, second = ingest.add_bytes(truncated, "a"), ingest.add_bytes(rtdose, "b")
+    ingest._quarantine = real_quarantine
+    ingest.finish()
+    assert (first.kind, first.code) == ("rejected", "truncated") and "another" not in first.reason
+    assert (second.kind, second.code) == ("rejected", "unsupported_sop_class")
+
+
 def test_bad_files_in_a_zip_and_no_pixel_data(study, tmp_path):
     import zipfile
 
@@ -153,6 +176,23 @@ def test_unknown_patient_is_quarantined_then_assigned_by_a_curator(study, curato
     assert Series.objects.get().study.patient == patient
     assert PatientIdentity.objects.get(patient=patient).mrn == "MRN-IMG-1"  # next scans match by themselves
     assert set(QuarantinedFile.objects.values_list("status", "resolved_by")) == {("resolved", curator.pk)}
+
+
+def test_a_retry_that_fails_for_the_same_reason_keeps_the_entry_open(study, curator):
+    """Defect 1: the entry was closed as "quarantined again (see the newer entry)" with no newer entry, so the
+    file silently left the curators' queue."""
+    import_dicom(study.ct_dir)
+    files = QuarantinedFile.objects.filter(reason_code="unknown_patient")
+    first = list(files.order_by("pk"))
+    job = services.quarantine_retry(quarantined=files, user=curator)  # the patient is still unknown
+    assert job.status == "done" and job.quarantined == 12
+    assert list(QuarantinedFile.objects.order_by("pk")) == first  # no new entries ...
+    assert set(QuarantinedFile.objects.values_list("status", flat=True)) == {"open"}  # ... and none left the queue
+    patient_with_mrn()  # the cause is fixed: now the retry ingests them
+    services.quarantine_retry(quarantined=files, user=curator)
+    assert set(QuarantinedFile.objects.values_list("status", "resolution")) == {
+        ("resolved", f"re-tried (job #{IngestJob.objects.latest('pk').pk}): ingested")}
+    assert Instance.objects.count() == 12
 
 
 @override_settings(RADIMMUNO_AUTO_CREATE_PATIENTS=True, RADIMMUNO_AUTO_CREATE_SITE="RESEARCH")
@@ -293,7 +333,7 @@ def test_a_crashed_listener_job_is_re_run_from_its_spool(study):
     journal = open(job_manifest(job), "a", encoding="utf-8", buffering=1)
     ingest = Ingest(job, journal=journal, background=True, batch_size=1000)
     for path in study.ct_paths:
-        assert ingest.add_bytes(path.read_bytes(), f"PACS {path.name}") == "stored"
+        assert ingest.add_bytes(path.read_bytes(), f"PACS {path.name}").kind == "stored"
     journal.close()  # ... and the process dies: nothing indexed
     ingest._indexer.shutdown()
     assert not Instance.objects.exists()
