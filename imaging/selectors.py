@@ -85,20 +85,28 @@ def feature_table(feature_sets, *, layout="long"):
         "profile", "segment__lesion", "segment__segmentation__image_series__study__patient",
         "segment__segmentation__image_series__study__timepoint")
     for fs in queryset:
-        study = fs.segment.segmentation.image_series.study
+        segment = fs.segment
+        study = segment.segmentation.image_series.study
+        when = study.timepoint.date if study.timepoint else study.study_date  # both may be unknown
         key = {
             "patient": study.patient.study_id,
-            "lesion": fs.segment.lesion.label if fs.segment.lesion else f"segment {fs.segment.number}",
-            "timepoint": study.timepoint.date.isoformat() if study.timepoint else study.study_date.isoformat(),
+            "lesion": segment.lesion.label if segment.lesion else f"segment {segment.number}",
+            "timepoint": when.isoformat() if when else None,
             "region": fs.region,
             "profile": f"{fs.profile.name}@v{fs.profile.version}",
             "feature_set": fs.pk,
+            # Tell apart segments not (yet) mapped to a lesion: their label, number, mask object and series.
+            "segment_label": segment.label,
+            "segment_number": segment.number,
+            "segmentation": segment.segmentation_id,
+            "series": segment.segmentation.image_series_id,
         }
         if layout == "wide":
             rows.append({**key, **fs.features})
         else:
             rows.extend({**key, "feature": name, "value": value} for name, value in fs.features.items())
-    columns = ["patient", "lesion", "timepoint", "region", "profile", "feature_set"]
+    columns = ["patient", "lesion", "timepoint", "region", "profile", "feature_set", "segment_label", "segment_number",
+               "segmentation", "series"]
     if layout == "long":
         columns += ["feature", "value"]
     return pd.DataFrame(rows, columns=None if (layout == "wide" and rows) else columns)

@@ -1,6 +1,6 @@
 """What the scans show: imaging assessments (timepoints), lesions and their measurements.
 
-Measurability rules follow RECIST 1.1 (``shared/RESPONSE_RULES.md`` §1.1–1.3).
+Measurability rules follow RECIST 1.1 (``docs/response-rules.md`` §1.1–1.3).
 """
 from decimal import Decimal
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-sitk = pytest.importorskip("SimpleITK")
-radiomics = pytest.importorskip("radiomics")
+import SimpleITK as sitk  # noqa: E402 - required dependencies: a missing one is an error, never a skip
+import radiomics  # noqa: E402
 
 from imaging.compute.radiomics import Extractor  # noqa: E402
 

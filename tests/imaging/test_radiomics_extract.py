@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sitk = pytest.importorskip("SimpleITK")
-radiomics = pytest.importorskip("radiomics")
+import SimpleITK as sitk  # noqa: E402 - required dependencies: a missing one is an error, never a skip
+import radiomics  # noqa: E402
 
 from radiomics import featureextractor  # noqa: E402
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("radiomics")
+import radiomics  # noqa: E402,F401 - a required dependency: missing is an error, never a skip
 
 from imaging.compute.radiomics import (  # noqa: E402
     CT_PARAMS,

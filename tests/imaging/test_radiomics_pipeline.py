@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from imaging.models import ExtractionProfile, FeatureSet, Segment
+from imaging.models import ExtractionProfile, FeatureSet, Segment, Study
 from imaging.radiomics import profile_save
 from imaging.selectors import feature_table
 from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
@@ -110,6 +110,11 @@ def test_a_stored_segmentation_gets_its_features_with_rings(tmp_path, django_cap
     assert {"patient", "lesion", "timepoint", "region", "feature", "value"} <= set(long.columns)
     wide = feature_table(FeatureSet.objects.all(), layout="wide")
     assert len(wide) == 6 and "original_firstorder_Mean" in wide.columns
+    assert set(wide["segment_number"]) == {1, 2} and wide["segment_label"].str.len().min() > 0
+    # An undated study (no timepoint, no StudyDate) used to crash the table.
+    Study.objects.update(timepoint=None, study_date=None)
+    undated = feature_table(FeatureSet.objects.all(), layout="wide")
+    assert len(undated) == 6 and undated["timepoint"].isna().all()
 
 
 def test_empty_mask_fails_with_a_readable_reason(tmp_path, django_capture_on_commit_callbacks):

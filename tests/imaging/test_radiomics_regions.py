@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-sitk = pytest.importorskip("SimpleITK")
+import SimpleITK as sitk  # noqa: E402 - required dependencies: a missing one is an error, never a skip
 from scipy.spatial import cKDTree  # noqa: E402
 
 from imaging.compute.radiomics import (  # noqa: E402

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sitk = pytest.importorskip("SimpleITK")
-radiomics = pytest.importorskip("radiomics")
+import SimpleITK as sitk  # noqa: E402 - required dependencies: a missing one is an error, never a skip
+import radiomics  # noqa: E402
 
 from radiomics import cShape, imageoperations, shape  # noqa: E402
 

@@ -30,7 +30,7 @@ def test_study_id_unique_per_site_but_not_across_sites():
     first = PatientFactory(study_id="P-1")
     PatientFactory(study_id="P-1")  # another site: allowed
     duplicate = PatientFactory.build(site=first.site, study_id="P-1")
-    assert "Patient with this Site and Study id already exists" in str(errors_of(duplicate)) or errors_of(duplicate)
+    assert errors_of(duplicate) == {"__all__": ["Patient with this Site and Study ID already exists."]}
 
 
 def test_identity_lives_apart_and_str_does_not_leak_it():
