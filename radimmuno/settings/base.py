@@ -158,7 +158,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Imaging libraries narrate every file at INFO (a first `make run` printed ~2,200 lines); their warnings
+        # and errors still show. RADIMMUNO_LIBRARY_LOG_LEVEL=INFO brings the narration back when debugging.
+        **{name: {"level": os.environ.get("RADIMMUNO_LIBRARY_LOG_LEVEL", "WARNING")}
+           for name in ("highdicom", "radiomics", "pynetdicom", "pydicom", "celery.app.trace")},
+    },
 }
 
 CELERY_BEAT_SCHEDULE = {

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
 
-from imaging.models import ExtractionProfile, FeatureSet
+from imaging.models import ExtractionProfile, FeatureSet, Segment
 from imaging.radiomics import profile_save
 from radimmuno.jobs import reconcile
 from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
@@ -21,10 +21,10 @@ SLOW = {"setting": {"binWidth": 25, "label": 1, "resampledPixelSpacing": [0.5, 0
         "featureClass": {"firstorder": [], "glcm": [], "glrlm": []}}
 
 
-def import_study(tmp_path):
+def import_study(tmp_path, **options):
     study = write_study(tmp_path / "study")
     patient = patient_with_mrn()
-    call_command("import_dicom", str(study.ct_dir), str(study.seg), no_progress=True, stdout=io.StringIO())
+    call_command("import_dicom", str(study.ct_dir), str(study.seg), no_progress=True, stdout=io.StringIO(), **options)
     return patient
 
 
@@ -121,3 +121,26 @@ def test_extract_features_command_batches_with_progress(tmp_path, settings, caps
     assert "Nothing to extract." in out.getvalue()
     with pytest.raises(Exception, match="No extraction profile named 'nope'"):
         call_command("extract_features", "--profile", "nope", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_import_without_extraction_then_extract_one_segment_or_series(tmp_path, settings, capsys):
+    settings.RADIMMUNO_AUTO_EXTRACT = True  # on, but this import asks to leave extraction for later
+    ExtractionProfile.objects.update(active=False)
+    profile_save(name="ct-small", params=SMALL, modality="CT")
+    import_study(tmp_path, no_extract=True)
+    assert not FeatureSet.objects.exists()
+    first, second = Segment.objects.order_by("number")
+    out = io.StringIO()
+    call_command("extract_features", "--profile", "ct-small", "--segment", str(first.pk), stdout=out)
+    assert "1 feature sets done, 0 failed." in out.getvalue()
+    assert list(FeatureSet.objects.values_list("segment", flat=True)) == [first.pk]
+    uid = first.segmentation.image_series.series_instance_uid
+    out = io.StringIO()
+    call_command("extract_features", "--profile", "ct-small", "--series", uid, "--missing-only", stdout=out)
+    assert "1 feature sets done, 0 failed." in out.getvalue()  # the other segment of that series
+    assert FeatureSet.objects.filter(segment=second, status="done").exists()
+    with pytest.raises(Exception, match="No segment with id 999999"):
+        call_command("extract_features", "--segment", "999999", stdout=io.StringIO())
+    with pytest.raises(Exception, match="No segmentations of series 1.2.3"):
+        call_command("extract_features", "--series", "1.2.3", stdout=io.StringIO())

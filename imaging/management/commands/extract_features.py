@@ -13,15 +13,28 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--profile", help="profile name (default: the active profiles of each modality)")
         parser.add_argument("--patient", help="study ID: only this patient's segmentations")
+        parser.add_argument("--series", help="Series Instance UID: only the segmentations of this image series")
+        parser.add_argument("--segment", type=int, action="append", default=[],
+                            help="segment id (as in the admin); repeat for several")
         parser.add_argument("--missing-only", action="store_true", help="skip feature sets already done")
         parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
 
-    def handle(self, *args, profile, patient, missing_only, workers, **options):
+    def handle(self, *args, profile, patient, series, segment, missing_only, workers, **options):
         segments = Segment.objects.select_related("segmentation__image_series__study__patient")
         if patient:
             segments = segments.filter(segmentation__image_series__study__patient__study_id=patient)
             if not segments.exists():
                 raise CommandError(f"No segmentations for patient {patient}.")
+        if series:
+            segments = segments.filter(segmentation__image_series__series_instance_uid=series)
+            if not segments.exists():
+                raise CommandError(f"No segmentations of series {series}{' for this patient' if patient else ''}.")
+        if segment:
+            missing = sorted(set(segment) - set(segments.filter(pk__in=segment).values_list("pk", flat=True)))
+            if missing:
+                raise CommandError(f"No segment with id {', '.join(map(str, missing))}"
+                                   f"{' among the chosen patient/series' if patient or series else ''}.")
+            segments = segments.filter(pk__in=segment)
         profiles = None
         if profile:
             current = ExtractionProfile.objects.filter(name=profile).order_by("-version").first()

@@ -1,3 +1,4 @@
+from contextlib import nullcontext
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -5,6 +6,7 @@ from tqdm import tqdm
 
 from imaging.ingest import Ingest, count_inputs, ingest_paths, job_manifest, job_manifest_append
 from imaging.models import IngestJob, IngestSource, QuarantineReason
+from imaging.radiomics import auto_extract_deferred
 from radimmuno.jobs import run_job
 
 
@@ -17,9 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--resample", action="store_true",
                             help="resample a label map whose grid differs from its series (recorded)")
         parser.add_argument("--reference-series", default="", help="Series Instance UID the label maps belong to")
+        parser.add_argument("--no-extract", action="store_true",
+                            help="store the masks without extracting radiomics now (run extract_features later); "
+                                 "the default follows RADIMMUNO_AUTO_EXTRACT")
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, paths, resample, reference_series, no_progress, **options):
+    def handle(self, *args, paths, resample, reference_series, no_extract, no_progress, **options):
         missing = [p for p in paths if not Path(p).exists()]
         if missing:
             raise CommandError(f"not found: {', '.join(missing)}")
@@ -36,8 +41,9 @@ class Command(BaseCommand):
         def work(job):
             ingest = Ingest(job, resample=resample, reference_series_uid=reference_series,
                             progress=lambda outcome: bar.update(1))
-            ingest_paths(ingest, paths)
-            return ingest.finish()
+            with auto_extract_deferred() if no_extract else nullcontext():
+                ingest_paths(ingest, paths)
+                return ingest.finish()
 
         run_job(IngestJob, job.pk, work)
         bar.close()
