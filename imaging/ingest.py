@@ -41,6 +41,8 @@ from django.core.files.storage import default_storage
 from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
+
+from radimmuno.jobs import JobRetry
 from pydicom.filereader import _read_file_meta_info
 
 from patients.models import PatientIdentity, Site
@@ -436,6 +438,7 @@ class Ingest:
         self.progress = progress
         self.counts = Counter()
         self.reasons = {}  # code -> {"count": n, "example": "..."}
+        self.unaccounted, self.unaccounted_reason = [], ""
         self.quarantined_shas = {}  # SHA-256 -> the open QuarantinedFile holding it
         self.segmentation_ids = []
         self._batch = []
@@ -564,6 +567,18 @@ class Ingest:
         offset, length = received.spooled
         return os.pread(self._spool_fd, length, offset)
 
+    def abandon(self):
+        """Stop after a failed ``finish``, keeping the spool on disk for the job's re-run."""
+        if self._spool_fd is not None:
+            os.close(self._spool_fd)
+            self._spool_fd = None
+        if self._indexer is not None:
+            self._indexer.shutdown()
+            self._indexer = None
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
     def _spool_close(self):
         if self._spool_fd is not None:
             os.close(self._spool_fd)
@@ -652,15 +667,28 @@ class Ingest:
         """Index the batch of received image instances (one transaction per series)."""
         batch, self._batch = self._batch, []
         if self._indexer is None:
-            self._flush_batch(batch)
+            self._flush_guarded(batch)
             return
         self._wait_indexer()
-        self._indexing = self._indexer.submit(self._flush_batch, batch)
+        self._indexing = self._indexer.submit(self._flush_guarded, batch)
 
     def _wait_indexer(self):
         if self._indexing is not None:
             indexing, self._indexing = self._indexing, None
-            indexing.result()
+            indexing.result()  # _flush_guarded does not raise: a failed batch is kept in self.unaccounted
+
+    def _flush_guarded(self, batch):
+        """Index a batch; whatever could be neither indexed nor quarantined (the database refused both, e.g. a
+        write lock held past its timeout) is kept as unaccounted, so ``finish`` refuses to call the run done and
+        the spool and manifest stay for the re-run."""
+        try:
+            self._flush_batch(batch)
+        except Exception as exc:  # noqa: BLE001 - recorded; finish() raises IngestIncomplete
+            logger.exception("indexing a batch of %s instances failed", len(batch))
+            self._reset_caches()
+            with self._lock:
+                self.unaccounted.extend(batch)
+                self.unaccounted_reason = f"{type(exc).__name__}: {exc}"
 
     def _stop_indexer(self):
         if self._indexer is not None:
@@ -696,6 +724,8 @@ class Ingest:
                             self._index_group([received])
                     except Exception as exc:  # noqa: BLE001
                         self._reset_caches()
+                        if _database_unavailable(exc):  # quarantine needs the same database: re-run later
+                            raise
                         self._quarantine_received(received, R.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         for received in batch:
             self._pending.pop(received.header["sop_instance_uid"], None)
@@ -838,6 +868,10 @@ class Ingest:
         for the job row."""
         self.flush()
         self._stop_indexer()
+        if self.unaccounted:  # keep the spool: these files were acknowledged and exist nowhere else
+            raise IngestIncomplete(
+                f"{len(self.unaccounted)} received file(s) could be neither indexed nor quarantined "
+                f"({self.unaccounted_reason}); they are kept in the job's spool and the job is run again")
         finished = []
         for series in Series.objects.filter(pk__in=self._touched):
             finished.append(series_finalize(series, known=self._known.get(series.pk)))
@@ -1251,8 +1285,21 @@ def job_run_manifest(job):
     for name, label in entries:  # uploaded archives are unpacked into their originals: drop the zip
         if label.lower().endswith(".zip") and name.startswith("uploads/"):
             default_storage.delete(name)
+        elif name.startswith("spool:"):  # a listener's spool, now fully accounted for
+            default_storage.delete(name[6:])
     manifest.unlink(missing_ok=True)
     return fields
+
+
+def _database_unavailable(exc):
+    """The database refused work for a reason that passes (a lock, a lost connection), not for this file."""
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+class IngestIncomplete(JobRetry):
+    """Some acknowledged files could not be accounted for this time; the job is re-run from its manifest."""
 
 
 def job_add_upload(job, uploaded_file, handle=None):

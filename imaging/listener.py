@@ -32,7 +32,7 @@ from pydicom.uid import (
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
 
-from radimmuno.jobs import Heartbeat, JobStatus
+from radimmuno.jobs import Heartbeat, JobRetry, JobStatus
 
 from . import dimse_speedups
 from .compute.dicom_headers import ACCEPTED_SOP_CLASSES
@@ -203,10 +203,11 @@ class Listener:
             state.journal.close()
             if job.finish(**fields) == JobStatus.DONE:  # otherwise a newer run owns the manifest
                 job_manifest(job).unlink(missing_ok=True)
-        except Exception as exc:  # noqa: BLE001 - recorded on the job; the reconciler can re-run it
+        except Exception as exc:  # noqa: BLE001 - the spool and manifest stay; the reconciler re-runs the job
             logger.exception("finishing association job %s failed", job.pk)
             state.journal.close()
-            job.fail(f"{type(exc).__name__}: {exc}")
+            state.ingest.abandon()
+            job.retry_later(exc if isinstance(exc, JobRetry) else f"{type(exc).__name__}: {exc}")
         finally:
             state.lease.__exit__(None, None, None)
             connections.close_all()

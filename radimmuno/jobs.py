@@ -51,6 +51,7 @@ class BackgroundJob(models.Model):
 
     task_name = ""
     stale_after = timedelta(minutes=15)
+    retry_after = timedelta(minutes=2)  # a run that asked to be re-run (JobRetry) waits this long
     heartbeat_every = None  # None: settings.RADIMMUNO_JOB_HEARTBEAT_SECONDS
     heartbeat_timeout = None  # None: six missed beats
     max_attempts = 5
@@ -140,6 +141,18 @@ class BackgroundJob(models.Model):
     def fail(self, reason):
         """End this run as failed, or as pending when a newer request may succeed where this one failed."""
         return self._end(JobStatus.FAILED, error=str(reason)[:4000])
+
+    def retry_later(self, reason):
+        """End this run as pending with its reason: the reconciler re-runs it after ``retry_after``.
+
+        For work that could not be completed for a passing reason (a database lock, a share not mounted), whose
+        inputs are kept. Not sent at once: in-process tasks would retry in a tight loop.
+        """
+        held = self._rows(status=JobStatus.RUNNING, claim_token=self.claim_token).update(
+            status=JobStatus.PENDING, claim_token="", enqueued_at=timezone.now(), finished_at=None,
+            error=str(reason)[:4000])
+        self.refresh_from_db()
+        return JobStatus.PENDING if held else None
 
     def _end(self, status, **fields):
         now = timezone.now()
@@ -241,6 +254,9 @@ def run_job(model, pk, work):
     try:
         with Heartbeat(job):
             fields = work(job) or {}
+    except JobRetry as exc:
+        job.retry_later(str(exc))
+        return "retry"
     except JobFailed as exc:
         job.fail(str(exc))
         return "failed"
@@ -254,6 +270,10 @@ def run_job(model, pk, work):
 
 class JobFailed(Exception):
     """A job failed for a reason the user can act on; the message is shown as is."""
+
+
+class JobRetry(Exception):
+    """A run could not finish for a passing reason and its inputs are kept: run the job again later."""
 
 
 def _dead(cutoff):
@@ -278,9 +298,11 @@ def reconcile(*, now=None):
     counts = {}
     for model in job_models():
         waited = now - model.stale_after
+        retry = now - model.retry_after
         dead = now - model.heartbeat_deadline()
         stuck = (
             models.Q(status=JobStatus.PENDING, enqueued_at__lt=waited)
+            | (models.Q(status=JobStatus.PENDING, enqueued_at__lt=retry) & ~models.Q(error=""))
             | models.Q(status=JobStatus.PENDING, enqueued_at__isnull=True, updated_at__lt=waited)
             | (models.Q(status=JobStatus.RUNNING) & _dead(dead))
         )

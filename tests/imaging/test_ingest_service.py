@@ -343,3 +343,54 @@ def test_a_crashed_listener_job_is_re_run_from_its_spool(study):
     assert Series.objects.get().volume_status == "ok"
     assert not job_manifest(job).exists()
     assert ingest_job_run(job.pk) == "skipped"  # a redelivered task does nothing twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acknowledged_files_survive_a_database_that_refuses_every_write(study, monkeypatch):
+    """Defect 8: with the database write-locked past its timeout, the listener acknowledged files that ended
+    neither stored nor quarantined, and the job ended "done" with its spool deleted. Now the run refuses to end
+    done, keeps spool and manifest, and the reconciler's re-run (once the lock is gone) accounts for every file."""
+    import datetime as dt
+
+    from django.db import OperationalError
+    from django.utils import timezone
+
+    from imaging.ingest import Ingest, IngestIncomplete, job_manifest
+    from radimmuno.jobs import reconcile
+
+    patient_with_mrn()
+    now = timezone.now()
+    job = IngestJob.objects.create(source="network", status="running", started_at=now, heartbeat_at=now,
+                                   claim_token="listener", generation=1, claimed_generation=1)
+    journal = open(job_manifest(job), "a", encoding="utf-8", buffering=1)
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(Ingest, "_index_group", locked)  # every write the indexer tries ...
+    monkeypatch.setattr(Ingest, "_quarantine", locked)  # ... and the fallback that needs the same database
+    ingest = Ingest(job, journal=journal, background=True, batch_size=4)
+    outcomes = [ingest.add_bytes(path.read_bytes(), f"PACS {path.name}").kind for path in study.ct_paths]
+    assert outcomes == ["stored"] * len(study.ct_paths)  # acknowledged to the sender
+    with pytest.raises(IngestIncomplete, match=f"{len(study.ct_paths)} received file"):
+        ingest.finish()
+    ingest.abandon()
+    journal.close()
+    job.retry_later("locked")  # what the listener does with a failed finish
+    spool = [line.split("\t")[0][6:] for line in job_manifest(job).read_text().splitlines() if line.startswith("spool:")]
+    assert len(spool) == 1 and default_storage_exists(spool[0]) and not Instance.objects.exists()
+    job.refresh_from_db()
+    assert job.status == "pending" and job.error == "locked"
+
+    monkeypatch.undo()  # the lock is released
+    assert reconcile(now=timezone.now() + dt.timedelta(minutes=3))["imaging.IngestJob"] == 1  # (in-process task)
+    job.refresh_from_db()
+    assert job.status == "done", job.error
+    assert Instance.objects.count() == len(study.ct_paths)  # every acknowledged file stored
+    assert not job_manifest(job).exists() and not default_storage_exists(spool[0])  # cleaned up only now
+
+
+def default_storage_exists(name):
+    from django.core.files.storage import default_storage
+
+    return default_storage.exists(name)

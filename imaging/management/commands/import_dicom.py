@@ -47,8 +47,10 @@ class Command(BaseCommand):
 
         run_job(IngestJob, job.pk, work)
         bar.close()
-        job_manifest(job).unlink(missing_ok=True)
         job.refresh_from_db()
+        if job.status == "pending":  # a passing failure: its manifest stays, the reconciler runs it again
+            raise CommandError(f"import not finished, it will be re-run (job #{job.pk}): {job.error}")
+        job_manifest(job).unlink(missing_ok=True)
         if job.status == "failed":
             raise CommandError(f"import failed: {job.error}")
         self.stdout.write(summary_text(job))
