@@ -735,6 +735,7 @@ class Ingest:
         h = group[0].header
         try:
             patient = self._patient_for(h)
+            self._series_home_check(h)
             study = self._study_for(h, patient)
             series = self._series_for(h, study)
         except _Unplaceable as exc:
@@ -818,15 +819,22 @@ class Ingest:
         self._studies[uid] = study
         return study
 
-    def _series_for(self, h, study):
+    def _series_home_check(self, h):
+        """Refuse a file that puts a stored series into another study before anything is created for it (a
+        new Study and timepoint would otherwise stay behind, committed, without a series)."""
         uid = h["series_instance_uid"]
-        series = self._series.get(uid) or Series.objects.filter(series_instance_uid=uid).first()
-        if series is not None and series.study_id != study.pk:
+        series = self._series.get(uid) or Series.objects.filter(series_instance_uid=uid).select_related("study").first()
+        if series is not None and series.study.study_instance_uid != h["study_instance_uid"]:
             raise _Unplaceable(
                 R.PATIENT_MISMATCH,
                 f"series {uid} is stored in study {series.study.study_instance_uid}, but this file puts it in "
-                f"study {study.study_instance_uid}; the UIDs are inconsistent",
+                f"study {h['study_instance_uid']}; the UIDs are inconsistent",
             )
+        return series
+
+    def _series_for(self, h, study):
+        uid = h["series_instance_uid"]
+        series = self._series_home_check(h)
         if series is None:
             series = Series.objects.create(study=study, **series_fields(h))
         self._series[uid] = series

@@ -216,6 +216,22 @@ def test_segmentation_before_its_series_waits_in_quarantine_and_is_retried(study
     assert Segmentation.objects.get().kind == "seg" and Segment.objects.count() == 2
 
 
+def test_a_stored_series_put_in_a_new_study_leaves_no_empty_study_behind(study, tmp_path):
+    """Defect 8: the file was quarantined, but the Study (and timepoint) made for it stayed, without a series."""
+    patient_with_mrn()
+    import_dicom(study.ct_dir)
+    ds = pydicom.dcmread(study.ct_paths[0])
+    ds.StudyInstanceUID, ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.2"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.StudyDate = "20250101"  # a date no timepoint has
+    ds.save_as(tmp_path / "moved.dcm")
+    timepoints = Timepoint.objects.count()
+    import_dicom(tmp_path / "moved.dcm")
+    q = QuarantinedFile.objects.get()
+    assert q.reason_code == "patient_mismatch" and "UIDs are inconsistent" in q.reason
+    assert Study.objects.count() == 1 and Timepoint.objects.count() == timepoints
+
+
 def test_segmentation_of_another_series_is_rejected(study, tmp_path):
     patient_with_mrn()
     import_dicom(study.ct_dir)
