@@ -134,6 +134,29 @@ def _local_path(name):
 _known_dirs = set()
 
 
+def store_stream(stream, *, head=b"", prefix="files", suffix=".bin", chunk=1 << 20):
+    """Store ``head`` followed by the rest of ``stream`` under its SHA-256 without holding it in memory.
+    Returns (storage name, sha256, size)."""
+    from django.core.files import File
+
+    digest, size = hashlib.sha256(), 0
+    with tempfile.TemporaryFile() as tmp:
+        block = head
+        while block:
+            digest.update(block)
+            tmp.write(block)
+            size += len(block)
+            block = stream.read(chunk)
+        sha256 = digest.hexdigest()
+        name = content_name(sha256, prefix=prefix, suffix=suffix)
+        if not default_storage.exists(name):
+            tmp.seek(0)
+            saved = default_storage.save(name, File(tmp))
+            if saved != name:  # another writer stored the same content meanwhile
+                default_storage.delete(saved)
+    return name, sha256, size
+
+
 def store_bytes(data, *, prefix="dicom", suffix=".dcm", sha256=None):
     """Store ``data`` unchanged under its SHA-256; idempotent. Returns (storage name, sha256).
 
@@ -479,8 +502,31 @@ class Ingest:
             return Outcome(REJECTED, str(R.NOT_DICOM), reason)
         with archive:
             for info in zip_members(archive):
-                self.add_bytes(archive.read(info), f"{label}!{info.filename}")
+                self._add_zip_member(archive, info, f"{label}!{info.filename}")
         return Outcome(STORED)
+
+    def _add_zip_member(self, archive, info, label):
+        """One member, read at most ``RADIMMUNO_INGEST_MAX_FILE_BYTES`` into memory (the size a zip declares can
+        lie: a 1.5 MB archive may inflate to 1.5 GB). A bigger or damaged member is quarantined with its reason,
+        streamed to storage, and the members after it are still read."""
+        limit = settings.RADIMMUNO_INGEST_MAX_FILE_BYTES
+        try:
+            with archive.open(info) as member:
+                data = member.read(limit + 1)
+                if len(data) <= limit:
+                    return self.add_bytes(data, label)
+                name, sha, size = store_stream(member, head=data, prefix="files", suffix=".bin")
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+            reason = (f"this zip member cannot be read ({type(exc).__name__}: {exc}); the archive is damaged and "
+                      "is kept here whole")
+            archive.fp.seek(0)
+            name, sha, size = store_stream(archive.fp, prefix="files", suffix=".zip")
+            self._quarantine(name, sha, size, label, R.UNREADABLE, reason)
+            return self._done(REJECTED, R.UNREADABLE, reason)
+        reason = (f"{size:,} bytes inflated, more than the {limit:,} one file may have "
+                  "(RADIMMUNO_INGEST_MAX_FILE_BYTES); kept here, not ingested")
+        self._quarantine(name, sha, size, label, R.TOO_LARGE, reason)
+        return self._done(REJECTED, R.TOO_LARGE, reason)
 
     def add_bytes(self, data, label):
         """One file's bytes: a DICOM object or a label map (by its name)."""

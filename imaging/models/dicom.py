@@ -203,6 +203,7 @@ class QuarantineReason(models.TextChoices):
     GEOMETRY_MISMATCH = "geometry_mismatch", "Mask grid does not match its series"
     SEGMENTATION_ERROR = "segmentation_error", "Segmentation unreadable"
     NO_REFERENCE_SERIES = "no_reference_series", "Label map without a matching series"
+    TOO_LARGE = "too_large", "File too large"
     INTERNAL_ERROR = "internal_error", "Internal error"
 
 

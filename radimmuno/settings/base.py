@@ -187,6 +187,8 @@ RADIMMUNO_INGEST_WORK_DIR = os.environ.get("RADIMMUNO_INGEST_WORK_DIR", "")
 # The DICOM listener acknowledges a file once it is written to its spool; with this on, once it is on disk
 # (fdatasync, ~1 ms per 512 KB slice here): for modalities that delete what a receiver acknowledged.
 RADIMMUNO_LISTENER_FSYNC = env_bool("RADIMMUNO_LISTENER_FSYNC", False)
+# The largest single file ingest reads into memory (a zip member inflated, say); bigger ones are quarantined.
+RADIMMUNO_INGEST_MAX_FILE_BYTES = int(os.environ.get("RADIMMUNO_INGEST_MAX_FILE_BYTES", str(1 << 30)))
 # Uploads of whole series as zips can be large.
 DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FILES", "5000"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

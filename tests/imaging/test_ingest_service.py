@@ -410,3 +410,29 @@ def default_storage_exists(name):
     from django.core.files.storage import default_storage
 
     return default_storage.exists(name)
+
+
+def test_a_zip_bomb_member_is_quarantined_and_the_members_after_it_still_read(study, tmp_path, settings):
+    """Defect 8: members were read whole (a 1.5 MB zip with one 1.5 GB member took 2.35 GB), the job failed and
+    the valid members after it were skipped."""
+    import resource
+    import zipfile
+
+    settings.RADIMMUNO_INGEST_MAX_FILE_BYTES = 8 << 20
+    patient_with_mrn()
+    archive = tmp_path / "series.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("bomb.dcm", "w", force_zip64=True) as member:
+            for _ in range(200):  # 200 MB of zeros, ~200 KB compressed
+                member.write(bytes(1 << 20))
+        for path in study.ct_paths:
+            z.write(path, f"ct/{path.name}")
+    assert archive.stat().st_size < 2 * sum(p.stat().st_size for p in study.ct_paths) + (1 << 20)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report = import_dicom(archive)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 100, grown_mb  # the member was streamed, never held whole
+    q = QuarantinedFile.objects.get()
+    assert q.reason_code == "too_large" and q.size_bytes == 200 << 20 and "bomb.dcm" in q.original_name
+    assert f"stored:      {len(study.ct_paths)}" in report  # every valid member after it
+    assert q.file.size == 200 << 20  # kept as it was
