@@ -694,7 +694,8 @@ class Ingest:
         if sha == received.sha256 or transfer_syntax != _text(received.header["transfer_syntax_uid"], 64):
             return True
         if data is None:
-            data = default_storage.open(received.name, "rb").read()
+            with default_storage.open(received.name, "rb") as f:
+                data = f.read()
         if sha is None:  # received in this run, not yet placed: ``name`` is its place in the spool
             offset, length = name
             return dataset_sha256(os.pread(self._spool_fd, length, offset)) == dataset_sha256(data)
@@ -1061,6 +1062,7 @@ class Ingest:
         if Segmentation.objects.filter(kind=SegmentationKind.LABEL_MAP, sha256=sha).exists():
             self._count("duplicates")
             return
+        tmp = None
         try:
             path = _local_path(name)
             if path is None:  # SimpleITK reads files: fetch remote storage to a temporary one
@@ -1103,6 +1105,9 @@ class Ingest:
         except Exception as exc:  # noqa: BLE001
             logger.exception("label map %s failed", label)
             self._quarantine(name, sha, size, label, R.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        finally:
+            if tmp is not None:  # the local copy of a label map on remote storage
+                os.unlink(tmp.name)
 
     def _label_map_series(self, grid, candidates):
         """The image series a label map belongs to: the given one, else the one of this run on the same grid."""
@@ -1181,7 +1186,8 @@ class Ingest:
         waiting = QuarantinedFile.objects.filter(status=QuarantineStatus.OPEN, reason_code=R.UNKNOWN_REFERENCE,
                                                  referenced_series_uid__in=series_uids)
         for q in waiting:
-            data = default_storage.open(q.file.name, "rb").read()
+            with default_storage.open(q.file.name, "rb") as f:
+                data = f.read()
             before = dict(self.quarantined_shas)
             self.quarantined_shas.pop(q.sha256, None)
             self._pending.pop(q.sop_instance_uid, None)
