@@ -18,6 +18,7 @@ import datetime as dt
 import io
 import os
 import struct
+import math
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -304,27 +305,38 @@ def _get(ds: Dataset, keyword: str, default: Any = None) -> Any:
     return elem
 
 
+def _finite(number: float) -> float:
+    """``number`` itself; NaN and +-Inf (which DS parses, but JSON cannot store) raise ValueError."""
+    if not math.isfinite(number):
+        raise ValueError(f"{number} is not a finite number")
+    return number
+
+
 def _float(value: Any) -> float | None:
     if value is None or value == "":
         return None
-    return float(value)
+    return _finite(float(value))
 
 
 def _floats(value: Any) -> tuple[float, ...] | None:
     if value is None or value == "":
         return None
     if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
-        return tuple(float(v) for v in value)
-    return (float(value),)
+        return tuple(_finite(float(v)) for v in value)
+    return (_finite(float(value)),)
 
 
 def _number(value: Any, keyword: str, problems: list[str], convert: Any = float) -> Any:
     """An optional numeric attribute; one that does not parse is noted and stored as empty, never fatal."""
     try:
-        return None if value is None or value == "" else convert(value)
+        number = None if value is None or value == "" else convert(value)
     except (TypeError, ValueError):
         problems.append(f"{keyword} {value!r} is not a valid number; stored as empty")
         return None
+    if isinstance(number, float) and not math.isfinite(number):
+        problems.append(f"{keyword} {number} is not a finite number; stored as empty")
+        return None
+    return number
 
 
 def _str(value: Any) -> str | None:

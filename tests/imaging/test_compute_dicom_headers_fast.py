@@ -106,6 +106,14 @@ VARIANTS = {
     "bad date": lambda ds: setattr(ds, "StudyDate", "2024-13-45"),
     "bad number": lambda ds: ds._dict.__setitem__(  # noqa: SLF001 - a raw element is written as it is
         Tag(0x00180060), RawDataElement(Tag(0x00180060), "DS", 4, b"12O ", 0, False, True)),
+    "non-finite KVP": lambda ds: ds._dict.__setitem__(  # noqa: SLF001
+        Tag(0x00180060), RawDataElement(Tag(0x00180060), "DS", 4, b"inf ", 0, False, True)),
+    "NaN slice thickness": lambda ds: ds._dict.__setitem__(  # noqa: SLF001
+        Tag(0x00180050), RawDataElement(Tag(0x00180050), "DS", 4, b"NaN ", 0, False, True)),
+    "NaN pixel spacing": lambda ds: ds._dict.__setitem__(  # noqa: SLF001
+        Tag(0x00280030), RawDataElement(Tag(0x00280030), "DS", 8, b"nan\\0.7", 0, False, True)),
+    "infinite rescale slope": lambda ds: ds._dict.__setitem__(  # noqa: SLF001
+        Tag(0x00281053), RawDataElement(Tag(0x00281053), "DS", 4, b"-inf", 0, False, True)),
     "no patient ID": lambda ds: delattr(ds, "PatientID"),
     "empty patient ID": lambda ds: setattr(ds, "PatientID", ""),
     "two position values": lambda ds: setattr(ds, "ImagePositionPatient", [1.0, 2.0]),
