@@ -1,6 +1,6 @@
 """Background-job status rows shared by every app, and the one state machine every job goes through.
 
-The hand-off (STYLE.md): a receiver announces, ``transaction.on_commit`` enqueues, the task re-fetches its
+The hand-off (docs/style.md): a receiver announces, ``transaction.on_commit`` enqueues, the task re-fetches its
 status row by id and calls an idempotent service. Each kind of job is a concrete model inheriting
 ``BackgroundJob``; the status row is what pages poll and what ``reconcile_jobs`` scans.
 

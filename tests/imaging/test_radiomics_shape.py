@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import SimpleITK as sitk  # noqa: E402 - required dependencies: a missing one is an error, never a skip
-import radiomics  # noqa: E402
 
 from radiomics import cShape, imageoperations, shape  # noqa: E402
 
