@@ -22,8 +22,10 @@ how a P-DATA-TF PDU is read, and how a plain C-STORE response is encoded:
   of an accelerated association, waits for that thread's next event with the same timeout: the association
   thread on its DIMSE message queue, the DUL thread on its socket and on a wake-up pipe written whenever a
   primitive is queued for sending. Other threads and other associations sleep as before.
-* **P-DATA-TF reads** — the PDU is received into one buffer (``recv_into``) and its presentation data values are
-  memoryviews into it; the DIMSE layer copies them once into the message's data set.
+* **P-DATA-TF reads** — the PDU is received into one buffer (``recv_into``, grown as the data arrives) and its
+  presentation data values are memoryviews into it; the DIMSE layer copies them once into the message's data set.
+  Every PDU's declared length is checked first (:data:`MAX_PDU_LENGTH`, :data:`MAX_CONTROL_PDU_LENGTH`): a larger
+  one aborts the association.
 * **C-STORE responses** without error attributes are encoded directly (implicit VR little endian); the first
   one of every association is compared byte for byte with pynetdicom's own encoding, and the association falls
   back to pynetdicom's encoder for good on any difference.
@@ -72,6 +74,18 @@ _P_DATA_TF = 0x04
 _PDU_TYPES = frozenset(range(0x01, 0x08))
 _C_STORE_RSP_COMMAND_FIELD = 0x8001
 _NO_DATA_SET = 0x0101
+
+#: Maximum length of received P-DATA-TF PDUs (PS3.8 maximum length sub-item), advertised by ``imaging.listener``
+#: and enforced by :func:`_pdu_reader`. 4 MiB: a whole CT/MR slice (512 x 512 x 16 bit = 512 KiB) or a 1k x 1k
+#: radiograph still travels in one PDU, as with the unlimited size advertised before, so per-PDU overhead stays
+#: negligible (pynetdicom's default 16382 would mean ~32 PDUs per CT slice); bounded so that 32 associations can
+#: never make the receiver hold more than ~128 MiB of PDU buffers, whatever a peer declares.
+MAX_PDU_LENGTH = 4 * 1024 * 1024
+#: Maximum length of the other PDUs (A-ASSOCIATE-RQ/AC/RJ; A-RELEASE and A-ABORT are 4 bytes): 128 presentation
+#: contexts with several transfer syntaxes each take ~25 KiB, a user identity item at most 2 x 64 KiB.
+MAX_CONTROL_PDU_LENGTH = 256 * 1024
+#: First allocation for a PDU body; grown (doubled) only as the data arrives.
+_FIRST_RECV = 256 * 1024
 
 
 def supported():
@@ -160,19 +174,35 @@ def _dul_wait(dul):
 
 
 def _recv_exactly(sock, n):
-    """``n`` bytes from ``sock`` in one buffer (fewer if the peer closed the connection)."""
-    buffer = bytearray(n)
-    view = memoryview(buffer)
+    """``n`` bytes from ``sock`` in one buffer (fewer if the peer closed the connection).
+
+    The buffer grows only as data arrives (first :data:`_FIRST_RECV` bytes, then doubled when full), never to a
+    length the peer merely declared: a 6-byte header declaring 4 GiB costs at most ``_FIRST_RECV`` bytes.
+    """
+    size = min(n, _FIRST_RECV)
+    buffer = bytearray(size)
     got = 0
     while got < n:
-        received = sock.recv_into(view[got:], n - got)
+        if got == size:
+            grow = min(n, 2 * size) - size
+            buffer.extend(bytes(grow))
+            size += grow
+        with memoryview(buffer) as view, view[got:size] as free:
+            received = sock.recv_into(free, size - got)
         if not received:
             break
         got += received
-    view.release()
-    if got < n:
+    if got < size:
         del buffer[got:]
     return buffer
+
+
+def _pdu_limit(assoc, pdu_type):
+    """The largest PDU (length field) accepted from the peer for ``pdu_type``."""
+    if pdu_type != _P_DATA_TF:
+        return MAX_CONTROL_PDU_LENGTH
+    advertised = getattr(getattr(assoc, "acceptor", None), "maximum_length", 0)
+    return advertised if isinstance(advertised, int) and 0 < advertised <= MAX_PDU_LENGTH else MAX_PDU_LENGTH
 
 
 def _pdv_items(body):
@@ -221,6 +251,12 @@ def _pdu_reader(dul):
         pdu_type, _, pdu_length = struct.unpack(">BBL", head)
         if pdu_type not in _PDU_TYPES:
             _dul_module.LOGGER.error(f"Unknown PDU type received '0x{pdu_type:02X}'")
+            dul.event_queue.put("Evt19")
+            return None
+        limit = _pdu_limit(assoc, pdu_type)
+        if pdu_length > limit:  # Evt19: the state machine aborts (A-ABORT) and closes the connection
+            _dul_module.LOGGER.error(
+                f"PDU type 0x{pdu_type:02X} declares {pdu_length} bytes, more than the {limit} accepted; aborting")
             dul.event_queue.put("Evt19")
             return None
         try:

@@ -9,8 +9,8 @@ manifest, so a listener that dies mid-association loses nothing: the reconciler 
 
 Speed: dcmtk's ``storescu`` waits for each C-STORE response before sending the next instance, so per-instance
 latency is throughput. Accepted sockets get TCP_NODELAY (Nagle would add ~40 ms per response), the receiver
-advertises an unlimited PDU size, and ``imaging.dimse_speedups`` makes pynetdicom's reactors wait for events
-instead of polling, reads P-DATA without copies and encodes plain C-STORE responses directly.
+advertises a 4 MiB maximum PDU size (a whole slice per PDU; a larger declared PDU aborts the association), and
+``imaging.dimse_speedups`` makes pynetdicom's reactors wait for events instead of polling, reads P-DATA without copies and encodes plain C-STORE responses directly.
 """
 import collections
 import logging
@@ -105,7 +105,8 @@ class Listener:
         self._idle = threading.Condition(self._lock)
         self.server = None
         self.ae = AE(ae_title=ae_title)
-        self.ae.maximum_pdu_size = 0  # unlimited: senders use their largest PDUs
+        # finite (4 MiB, see dimse_speedups.MAX_PDU_LENGTH): a whole slice per PDU, but a bound a peer must keep
+        self.ae.maximum_pdu_size = dimse_speedups.MAX_PDU_LENGTH
         self.ae.network_timeout = 60
         self.ae.acse_timeout = 30
         self.ae.dimse_timeout = 60
