@@ -77,7 +77,7 @@ class _AssociationState:
         self.finished = False
         # The association's lease on its job: while it beats, the reconciler leaves the job (and its
         # manifest) alone, however long the association or its indexing at release takes.
-        self.lease = Heartbeat(job).__enter__()
+        self.lease = Heartbeat(job).start()
 
 
 class Listener:
@@ -210,7 +210,7 @@ class Listener:
             state.ingest.abandon()
             job.retry_later(exc if isinstance(exc, JobRetry) else f"{type(exc).__name__}: {exc}")
         finally:
-            state.lease.__exit__(None, None, None)
+            state.lease.stop()
             connections.close_all()
             with self._idle:
                 self._finishing -= 1

@@ -94,6 +94,10 @@ class BackgroundJob(models.Model):
     def _rows(self, **conditions):
         return type(self).objects.filter(pk=self.pk, **conditions)
 
+    def _held(self):
+        """This row while this run still holds it."""
+        return self._rows(status=JobStatus.RUNNING, claim_token=self.claim_token)
+
     # -- transitions ---------------------------------------------------------------------------------------
     def enqueue(self):
         """Request a (re)run: bump the generation and send the task once the surrounding transaction commits.
@@ -127,8 +131,7 @@ class BackgroundJob(models.Model):
 
     def beat(self):
         """Record that this run is alive. False when the row is no longer this run's."""
-        held = self._rows(status=JobStatus.RUNNING, claim_token=self.claim_token).update(heartbeat_at=timezone.now())
-        return bool(held)
+        return bool(self._held().update(heartbeat_at=timezone.now()))
 
     def finish(self, **fields):
         """End this run as done, or as pending (sent again) when a newer request arrived during it.
@@ -148,27 +151,26 @@ class BackgroundJob(models.Model):
         For work that could not be completed for a passing reason (a database lock, a share not mounted), whose
         inputs are kept. Not sent at once: in-process tasks would retry in a tight loop.
         """
-        held = self._rows(status=JobStatus.RUNNING, claim_token=self.claim_token).update(
+        held = self._held().update(
             status=JobStatus.PENDING, claim_token="", enqueued_at=timezone.now(), finished_at=None,
             error=str(reason)[:4000])
         self.refresh_from_db()
         return JobStatus.PENDING if held else None
 
     def _end(self, status, **fields):
-        now = timezone.now()
-        mine = self._rows(status=JobStatus.RUNNING, claim_token=self.claim_token)
+        mine, ended = self._held(), None
         with transaction.atomic():
-            if mine.filter(generation=self.claimed_generation).update(status=status, finished_at=now, **fields):
-                self.refresh_from_db()
-                return status
-            if mine.update(status=JobStatus.PENDING, finished_at=None, claim_token="", **fields):
+            if mine.filter(generation=self.claimed_generation).update(
+                    status=status, finished_at=timezone.now(), **fields):
+                ended = status
+            elif mine.update(status=JobStatus.PENDING, finished_at=None, claim_token="", **fields):
                 on_commit_send(self.task_name, self.pk)
-                self.refresh_from_db()
-                return JobStatus.PENDING
-        logger.warning("%s %s: run %s no longer holds the row; its end was not recorded",
-                       type(self).__name__, self.pk, self.claim_token)
+                ended = JobStatus.PENDING
+            else:
+                logger.warning("%s %s: run %s no longer holds the row; its end was not recorded",
+                               type(self).__name__, self.pk, self.claim_token)
         self.refresh_from_db()
-        return None
+        return ended
 
 
 class _Send:
@@ -233,13 +235,19 @@ class Heartbeat:
         finally:
             connections.close_all()
 
-    def __enter__(self):
+    def start(self):
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def stop(self):
         self._stop.set()
         self._thread.join()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def run_job(model, pk, work):
