@@ -5,10 +5,7 @@ from imaging.models import Timepoint
 from patients.models import Patient, TreatmentRegimen
 from radimmuno.jobs import BackgroundJob
 
-
-class Criteria(models.TextChoices):
-    RECIST = "recist1.1", "RECIST 1.1"
-    IRECIST = "irecist", "iRECIST"
+from .choices import Criteria
 
 
 class ResponseAssessment(BackgroundJob):

@@ -9,7 +9,8 @@ from django.utils import timezone
 from imaging.models import Timepoint
 
 from .compute.response import ENGINE_VERSION, ResponseInputError, evaluate
-from .models import Criteria, ResponseAssessment, TimepointResponse
+from .choices import Criteria
+from .models import ResponseAssessment, TimepointResponse
 from .selectors import ici_regimens, response_document
 
 

@@ -81,16 +81,8 @@ from django.template.response import TemplateResponse  # noqa: E402
 
 from . import services  # noqa: E402
 from .forms import QuarantineAssignForm, QuarantineCreatePatientForm, QuarantineDiscardForm  # noqa: E402
-from .models import (  # noqa: E402
-    IngestJob,
-    Instance,
-    QuarantinedFile,
-    QuarantineStatus,
-    Segment,
-    Segmentation,
-    Series,
-    Study,
-)
+from .choices import QuarantineStatus  # noqa: E402
+from .models import IngestJob, Instance, QuarantinedFile, Segment, Segmentation, Series, Study  # noqa: E402
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -12,7 +12,8 @@ from .compute.volume import read_series_layout
 from .compute.writers import Lesion as SyntheticLesion
 from .compute.writers import synthetic_ct, write_ct_series, write_seg
 from .ingest import Ingest
-from .models import IngestJob, IngestSource, LesionMeasurement, Timepoint
+from .models import IngestJob, LesionMeasurement, Timepoint
+from .choices import IngestSource
 
 #: Small matrices keep `make run` fast: 16 slices of 128 x 128 at 2.5 x 2.5 x 5 mm (a 320 mm field of view;
 #: fine enough in-plane for the default 0-3 mm peritumoral ring).

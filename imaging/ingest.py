@@ -67,21 +67,13 @@ from .compute.segmentation import (
     read_seg_masks,
 )
 from .compute.volume import Geometry, KnownHeader, SUVError, VolumeAssemblyError, read_series_layout, suv_bw_factor
-from .models import (
-    IngestJob,
-    Instance,
-    Lesion,
+from .models import IngestJob, Instance, Lesion, QuarantinedFile, Segment, Segmentation, Series, Study, Timepoint
+from .choices import (
     LesionMapping,
     ProposalStatus,
-    QuarantinedFile,
     QuarantineReason,
     QuarantineStatus,
-    Segment,
-    Segmentation,
     SegmentationKind,
-    Series,
-    Study,
-    Timepoint,
     VolumeStatus,
 )
 

@@ -37,8 +37,8 @@ from radimmuno.jobs import Heartbeat, JobRetry, JobStatus
 from . import dimse_speedups
 from .compute.dicom_headers import ACCEPTED_SOP_CLASSES
 from .ingest import CONFLICT, REJECTED, Ingest, job_manifest
-from .models import IngestJob, IngestSource
-from .models.dicom import QuarantineReason
+from .models import IngestJob
+from .choices import IngestSource, QuarantineReason
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 from django.db.models import Count
 
 from .ingest import geometry_from_dict, series_layout, stored_source
-from .models import IngestJob, QuarantinedFile, QuarantineStatus, Segment
+from .models import IngestJob, QuarantinedFile, Segment
+from .choices import QuarantineStatus
 
 
 def ingest_job_detail(*, pk):

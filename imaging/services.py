@@ -150,7 +150,8 @@ def _reingest(quarantined, *, user, patient=None, what):
     from radimmuno.jobs import run_job
 
     from .ingest import Ingest, quarantine_settle
-    from .models import IngestJob, IngestSource
+    from .models import IngestJob
+    from .choices import IngestSource
 
     quarantined = list(quarantined)
     job = IngestJob.objects.create(source=IngestSource.RETRY, started_by=user, files_total=len(quarantined),
@@ -219,7 +220,7 @@ def quarantine_create_patient(*, quarantined, site, study_id, tumour_type, user)
 
 def quarantine_discard(*, quarantined, user, reason):
     from .ingest import quarantine_close
-    from .models import QuarantineStatus
+    from .choices import QuarantineStatus
 
     if not reason.strip():
         raise ValidationError({"reason": "Say why the files are discarded."})
@@ -230,7 +231,7 @@ def quarantine_discard(*, quarantined, user, reason):
 @transaction.atomic
 def segment_assign_lesion(*, segment, lesion, user=None):
     """A curator maps a segment to a lesion of the same patient."""
-    from .models import LesionMapping
+    from .choices import LesionMapping
 
     patient_id = segment.segmentation.image_series.study.patient_id
     if lesion.patient_id != patient_id:
@@ -256,7 +257,7 @@ def segment_measurement_accept(*, segment, user, replace_manual=False):
 
     A clinician-entered measurement is authoritative: it is only replaced when ``replace_manual`` says so.
     """
-    from .models import ProposalStatus
+    from .choices import ProposalStatus
 
     lesion, timepoint = _review_target(segment)
     size = segment.proposed_size_mm
@@ -281,7 +282,7 @@ def segment_measurement_accept(*, segment, user, replace_manual=False):
 @transaction.atomic
 def segment_measurement_override(*, segment, user, size_mm, status=choices.MeasurementStatus.PRESENT):
     """The clinician disagrees with the derived size: record theirs (a manual measurement) instead."""
-    from .models import ProposalStatus
+    from .choices import ProposalStatus
 
     lesion, timepoint = _review_target(segment)
     measurement, _ = measurement_record(

@@ -6,7 +6,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from .. import selectors, services
-from ..models import IngestJob, IngestSource, Segment, Series
+from ..models import IngestJob, Segment, Series
+from ..choices import IngestSource
 from .serializers import (
     IngestJobSerializer,
     QuarantinedFileSerializer,

@@ -10,18 +10,11 @@ from .assessment import (  # noqa: F401
 )
 from .dicom import (  # noqa: F401,E402
     IngestJob,
-    IngestSource,
     Instance,
-    LesionMapping,
-    ProposalStatus,
     QuarantinedFile,
-    QuarantineReason,
-    QuarantineStatus,
     Segment,
     Segmentation,
-    SegmentationKind,
     Series,
     Study,
-    VolumeStatus,
 )
 from .radiomics import LESION_REGION, ExtractionProfile, FeatureSet  # noqa: F401,E402

@@ -16,16 +16,16 @@ from simple_history.models import HistoricalRecords
 from patients.models import Patient
 from radimmuno.jobs import BackgroundJob
 
+from ..choices import (
+    IngestSource,
+    LesionMapping,
+    ProposalStatus,
+    QuarantineReason,
+    QuarantineStatus,
+    SegmentationKind,
+    VolumeStatus,
+)
 from .assessment import Lesion, LesionMeasurement, Timepoint
-
-
-class IngestSource(models.TextChoices):
-    UPLOAD = "upload", "Upload (web page)"
-    API = "api", "Upload (API)"
-    IMPORT = "import", "import_dicom command"
-    NETWORK = "network", "DICOM network (C-STORE)"
-    DEMO = "demo", "Demo generator"
-    RETRY = "retry", "Re-ingest from quarantine"
 
 
 class IngestJob(BackgroundJob):
@@ -87,14 +87,6 @@ class Study(models.Model):
     def __str__(self):
         date = self.study_date.isoformat() if self.study_date else "undated"
         return f"{self.patient} study {date} ({self.study_description or self.study_instance_uid[-12:]})"
-
-
-class VolumeStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    OK = "ok", "OK"
-    WARNINGS = "warnings", "OK with warnings"
-    FAILED = "failed", "Failed"
-    NOT_IMAGE = "not-image", "Not an image series"
 
 
 class Series(models.Model):
@@ -189,30 +181,6 @@ class Instance(models.Model):
         return f"{self.sop_instance_uid}"
 
 
-class QuarantineReason(models.TextChoices):
-    NOT_DICOM = "not_dicom", "Not a DICOM file"
-    TRUNCATED = "truncated", "Truncated"
-    UNREADABLE = "unreadable", "Unreadable"
-    MISSING_ATTRIBUTES = "missing_attributes", "Required attributes missing"
-    UNSUPPORTED_SOP_CLASS = "unsupported_sop_class", "Unsupported SOP class"
-    NO_PIXEL_DATA = "no_pixel_data", "No pixel data"
-    UNKNOWN_PATIENT = "unknown_patient", "Unknown patient"
-    PATIENT_MISMATCH = "patient_mismatch", "Study belongs to another patient"
-    CONFLICT = "conflict", "Same SOP Instance UID, different content"
-    UNKNOWN_REFERENCE = "unknown_reference", "References an unknown series"
-    GEOMETRY_MISMATCH = "geometry_mismatch", "Mask grid does not match its series"
-    SEGMENTATION_ERROR = "segmentation_error", "Segmentation unreadable"
-    NO_REFERENCE_SERIES = "no_reference_series", "Label map without a matching series"
-    TOO_LARGE = "too_large", "File too large"
-    INTERNAL_ERROR = "internal_error", "Internal error"
-
-
-class QuarantineStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    RESOLVED = "resolved", "Resolved"
-    DISCARDED = "discarded", "Discarded"
-
-
 class QuarantinedFile(models.Model):
     """A file ingest could not place: kept unchanged with why, where it came from, and how it was resolved."""
 
@@ -258,12 +226,6 @@ class QuarantinedFile(models.Model):
         return f"{self.original_name or self.sha256[:12]}: {self.get_reason_code_display()}"
 
 
-class SegmentationKind(models.TextChoices):
-    SEG = "seg", "DICOM SEG"
-    RTSTRUCT = "rtstruct", "RT Structure Set"
-    LABEL_MAP = "labelmap", "Label map (NIfTI/NRRD)"
-
-
 class Segmentation(models.Model):
     """A segmentation object on an image series: one or more segments, each a lesion mask."""
 
@@ -297,19 +259,6 @@ class Segmentation(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.label or self.pk} on {self.image_series}"
-
-
-class LesionMapping(models.TextChoices):
-    LABEL = "label", "By segment label"
-    CURATOR = "curator", "Assigned by a curator"
-    UNMATCHED = "unmatched", "Not matched"
-
-
-class ProposalStatus(models.TextChoices):
-    PROPOSED = "proposed", "Proposed (awaiting a clinician)"
-    ACCEPTED = "accepted", "Accepted"
-    OVERRIDDEN = "overridden", "Overridden by a clinician"
-    EMPTY = "empty", "Empty mask"
 
 
 class Segment(models.Model):

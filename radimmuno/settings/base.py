@@ -195,8 +195,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # drf-spectacular: name the imaging choice sets whose field names ("source", "status") other apps use too.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
-    "IngestSourceEnum": "imaging.models.dicom.IngestSource",
-    "QuarantineStatusEnum": "imaging.models.dicom.QuarantineStatus",
+    "IngestSourceEnum": "imaging.choices.IngestSource",
+    "QuarantineStatusEnum": "imaging.choices.QuarantineStatus",
     "JobStatusEnum": "radimmuno.jobs.JobStatus",
 }
 

@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from imaging.ingest import Ingest, count_inputs, ingest_paths, job_manifest, job_manifest_append
-from imaging.models import IngestJob, IngestSource, QuarantineReason
+from imaging.models import IngestJob
+from imaging.choices import IngestSource, QuarantineReason
 from imaging.radiomics import auto_extract_deferred
 from radimmuno.jobs import run_job
 
