@@ -3,12 +3,15 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from patients.choices import TumourType
 from patients.models import Patient, Site
+from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
 from . import selectors
+from .filtersets import ResponseAssessmentFilterSet
 from .compute import plots
 from .models import ResponseAssessment
 
@@ -35,6 +38,7 @@ def _panel_context(patient):
                 series = [{"label": patient.study_id, "points": [(0, 0.0, "")] + points}]
         panels.append({
             "assessment": a,
+            "baseline": (a.result or {}).get("baseline"),  # the stored document's baseline (its target sum)
             "rows": sorted(rows.values(), key=lambda r: r["timepoint"].date),
             "spider": plots.spider(series) if series else "",
             "alerts": selectors.alert_flags(a),
@@ -45,10 +49,14 @@ def _panel_context(patient):
 
 
 @login_required
+@require_GET
 def patient_response(request, pk):
-    patient = Patient.objects.filter(pk=pk).select_related("site").first()
-    if patient is None:
-        raise Http404("No such patient.")
+    """The patient's response panel (full page, or the fragment the patient page loads): the engine's stored
+    results (``ResponseAssessment``, ``TimepointResponse``), target sums included; polls while recomputing."""
+    try:
+        patient = patient_header(pk=pk)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient.") from None
     return render_page(request, "analytics/patient_response.html", "analytics/partials/response_panel.html",
                        _panel_context(patient))
 
@@ -72,12 +80,9 @@ def worklist(request):
 
 @login_required
 def cohort(request):
-    site = request.GET.get("site", "")
-    tumour_type = request.GET.get("tumour_type", "")
-    assessments = selectors.cohort_assessments(site=site or None)
-    if tumour_type:
-        assessments = assessments.filter(patient__tumour_type=tumour_type)
-    assessments = list(assessments.prefetch_related("patient__adverse_events"))
+    filters = ResponseAssessmentFilterSet(request.GET, queryset=selectors.cohort_assessments())  # as the API
+    site, tumour_type = filters.form.data.get("site", ""), filters.form.data.get("tumour_type", "")
+    assessments = list(filters.qs.prefetch_related("patient__adverse_events"))
     bars = [(a.patient.study_id, a.best_pct_change, a.irecist_ibor) for a in assessments]
     lanes = []
     for a in assessments[:60]:

@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/ingest.py [--slices 2016] [--data /tmp/radimmuno-bench-ct] [--database-url URL]
 
-Both servers and the client run with TCP_NODELAY=1 (see shared/ENVIRONMENT.md: without it dcmtk stalls ~40 ms
+Both servers and the client run with TCP_NODELAY=1 (without it dcmtk stalls ~40 ms
 per file on loopback). The slices (512 x 512 CT, int16, ~512 KB each, one series) are generated once with
-imaging.compute.writers and cached in --data. Our listener runs as ``manage.py dicom_listener`` on a fresh,
+imaging.compute.synthetic_ct and imaging.compute.writers and cached in --data. Our listener runs as ``manage.py dicom_listener`` on a fresh,
 migrated database (a throw-away SQLite file unless --database-url is given) with a patient whose MRN is the
 slices' Patient ID, so every instance is indexed, not quarantined; Orthanc (Debian's /usr/sbin/Orthanc) runs
 with a temporary configuration, storage and index directory on another port, and is stopped afterwards.
@@ -49,7 +49,8 @@ def make_slices(directory, n):
     from pydicom.uid import generate_uid
 
     from imaging.compute.volume import Geometry
-    from imaging.compute.writers import synthetic_ct, write_ct_series
+    from imaging.compute.synthetic_ct import synthetic_ct
+    from imaging.compute.writers import write_ct_series
 
     shutil.rmtree(directory, ignore_errors=True)
     chunk = 48

@@ -21,7 +21,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from analytics.compute.response import evaluate  # noqa: E402
-from analytics.compute.response.synthetic import generate_cohort  # noqa: E402
+from demo.compute.synthetic import generate_cohort  # noqa: E402
 
 
 def main(argv=None):

@@ -40,7 +40,7 @@ def main():
     from analytics.services import response_recompute_patients
     from imaging.models import LesionMeasurement
     from imaging.services import measurement_record
-    from patients.demo import demo_cohort_create
+    from demo.services import demo_cohort_create
     from patients.models import Patient
 
     call_command("migrate", verbosity=0)

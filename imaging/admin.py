@@ -1,9 +1,23 @@
 """Curation admin for timepoints, lesions and measurements, with change history."""
 from django.contrib import admin
 
-from patients.admin import HistoryAdmin
+from patients.admin import HistoryAdmin, PatientAdmin
 
 from .models import Lesion, LesionMeasurement, Timepoint
+
+
+class TimepointInline(admin.TabularInline):
+    """The patient's imaging assessments on the patient's change page (attached below: patients imports nothing
+    from imaging)."""
+
+    model = Timepoint
+    extra = 0
+    fields = ["date", "kind", "regimen", "days_from_regimen_start"]
+    readonly_fields = ["days_from_regimen_start"]
+    show_change_link = True
+
+
+PatientAdmin.inlines = [*PatientAdmin.inlines, TimepointInline]
 
 
 class MeasurementInline(admin.TabularInline):
@@ -80,6 +94,8 @@ from django.core.exceptions import ValidationError  # noqa: E402
 from django.template.response import TemplateResponse  # noqa: E402
 
 from . import services  # noqa: E402
+from .ingest import curation  # noqa: E402
+from .services.radiomics import feature_set_retry, profile_export_yaml, profile_save  # noqa: E402
 from .forms import QuarantineAssignForm, QuarantineCreatePatientForm, QuarantineDiscardForm  # noqa: E402
 from .choices import QuarantineStatus  # noqa: E402
 from .models import IngestJob, Instance, QuarantinedFile, Segment, Segmentation, Series, Study  # noqa: E402
@@ -262,24 +278,24 @@ class QuarantinedFileAdmin(HistoryAdmin):
     def retry(self, request, queryset):
         selected = self._open(request, queryset)
         if selected:
-            self._report(request, services.quarantine_retry(quarantined=selected, user=request.user))
+            self._report(request, curation.quarantine_retry(quarantined=selected, user=request.user))
 
     @admin.action(description="Assign to a patient and ingest")
     def assign_patient(self, request, queryset):
         return self._form_step(request, queryset, QuarantineAssignForm, "Assign quarantined files to a patient",
-                               lambda files, data: services.quarantine_assign_patient(
+                               lambda files, data: curation.quarantine_assign_patient(
                                    quarantined=files, patient=data["patient"], user=request.user))
 
     @admin.action(description="Create a patient for them and ingest")
     def create_patient(self, request, queryset):
         return self._form_step(request, queryset, QuarantineCreatePatientForm, "Create a patient for these files",
-                               lambda files, data: services.quarantine_create_patient(
+                               lambda files, data: curation.quarantine_create_patient(
                                    quarantined=files, user=request.user, **data))
 
     @admin.action(description="Discard (keep the file, close the entry)")
     def discard(self, request, queryset):
         return self._form_step(request, queryset, QuarantineDiscardForm, "Discard quarantined files",
-                               lambda files, data: services.quarantine_discard(
+                               lambda files, data: curation.quarantine_discard(
                                    quarantined=files, user=request.user, reason=data["reason"]))
 
 
@@ -303,7 +319,6 @@ class ExtractionProfileForm(_forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            from .radiomics import profile_export_yaml
 
             self.initial["yaml"] = profile_export_yaml(self.instance)
 
@@ -336,7 +351,6 @@ class ExtractionProfileAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """Never edit a version in place: the service stores the next version when anything changed."""
-        from .radiomics import profile_save
 
         profile, _ = profile_save(name=form.cleaned_data["name"], params=form.cleaned_data["params"],
                                   rings_mm=form.cleaned_data["rings_mm"], modality=form.cleaned_data["modality"],
@@ -361,7 +375,6 @@ class FeatureSetAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Extract the selected feature sets again")
     def retry(self, request, queryset):
-        from .radiomics import feature_set_retry
 
         n = 0
         for fs in queryset:

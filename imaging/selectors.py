@@ -1,9 +1,22 @@
-"""Reads of the imaging app for pages, the API and radiomics."""
-from django.db.models import Count
+"""Reads of the imaging app for pages, the API and radiomics: rows here, stored files through ``imaging.storage``."""
+from django.db.models import Count, Prefetch
 
-from .ingest import geometry_from_dict, series_layout, stored_source
-from .models import IngestJob, QuarantinedFile, Segment
+from radimmuno.jobs import JobStatus
+
+from . import storage
 from .choices import QuarantineStatus
+from .models import (
+    FeatureSet,
+    IngestJob,
+    Lesion,
+    LesionMeasurement,
+    QuarantinedFile,
+    Segment,
+    Segmentation,
+    Series,
+    Study,
+    Timepoint,
+)
 
 
 def ingest_job_detail(*, pk):
@@ -25,32 +38,21 @@ def quarantine_counts():
     return dict(quarantine_open().values_list("reason_code").annotate(n=Count("pk")))
 
 
-
 def series_volume(series, *, convert_pet_to_suv=True):
     """The series as a 3-D volume (``imaging.compute.volume.Volume``: array, geometry, units, SUV factor)."""
-    from .compute.volume import assemble_volume
-
     names = list(series.instances.values_list("file", flat=True))
-    return assemble_volume([stored_source(n) for n in names], convert_pet_to_suv=convert_pet_to_suv)
+    return storage.read_volume(names, convert_pet_to_suv=convert_pet_to_suv)
 
 
 def series_geometry(series):
-    return geometry_from_dict(series.geometry) if series.geometry else series_layout(series).geometry
+    if series.geometry:
+        return storage.geometry_from_dict(series.geometry)
+    return storage.read_layout(series.instances.values_list("sop_instance_uid", "file")).geometry
 
 
 def segment_mask(segment):
     """The segment's mask as a SimpleITK image (uint8, 1 = lesion) on its image series' grid."""
-    import SimpleITK as sitk
-
-    source = stored_source(segment.mask_file.name)
-    if isinstance(source, bytes):
-        import tempfile
-
-        with tempfile.NamedTemporaryFile(suffix=".nrrd") as tmp:
-            tmp.write(source)
-            tmp.flush()
-            return sitk.ReadImage(tmp.name)
-    return sitk.ReadImage(source)
+    return storage.read_mask(segment.mask_file.name)
 
 
 def segments_for_review(*, patient=None):
@@ -64,8 +66,6 @@ def segments_for_review(*, patient=None):
 
 # -- radiomics ------------------------------------------------------------------------------------------------------
 def feature_sets_for_patient(patient):
-    from .models import FeatureSet
-
     return (FeatureSet.objects.filter(segment__segmentation__image_series__study__patient=patient)
             .select_related("profile", "segment__lesion", "segment__segmentation__image_series__study__timepoint")
             .order_by("segment__segmentation__image_series__study__study_date", "segment__number", "profile__name",
@@ -111,3 +111,34 @@ def feature_table(feature_sets, *, layout="long"):
     if layout == "long":
         columns += ["feature", "value"]
     return pd.DataFrame(rows, columns=None if (layout == "wide" and rows) else columns)
+
+
+def patient_measurement_grid(*, patient):
+    """Lesions x timepoints with the recorded measurement in each cell: four queries whatever the patient's size."""
+    timepoints = list(Timepoint.objects.filter(patient=patient).order_by("date"))
+    lesions = list(Lesion.objects.filter(patient=patient).order_by("role", "label"))
+    measurements = LesionMeasurement.objects.filter(lesion__patient=patient).only(
+        "lesion_id", "timepoint_id", "size_mm", "status", "non_target_status", "source"
+    )
+    by_cell = {(m.lesion_id, m.timepoint_id): m for m in measurements}
+    rows = [{"lesion": lesion, "cells": [by_cell.get((lesion.pk, tp.pk)) for tp in timepoints]} for lesion in lesions]
+    return {"patient": patient, "timepoints": timepoints, "lesion_rows": rows}
+
+
+def patient_scans(*, patient):
+    """Studies → series → segmentations → segments, and the radiomics status counts: a fixed number of queries."""
+    segments = Segment.objects.select_related("lesion").order_by("number")
+    series = (Series.objects.defer("geometry", "volume_warnings").order_by("series_number", "pk")
+              .prefetch_related(Prefetch("segmentations", queryset=Segmentation.objects.order_by("pk").prefetch_related(
+                  Prefetch("segments", queryset=segments)))))
+    studies = list(Study.objects.filter(patient=patient).select_related("timepoint")
+                   .prefetch_related(Prefetch("series", queryset=series)).order_by("study_date", "pk"))
+    counts = dict(FeatureSet.objects.filter(segment__segmentation__image_series__study__patient=patient)
+                  .order_by().values_list("status").annotate(n=Count("pk")))
+    radiomics = {
+        "total": sum(counts.values()),
+        "done": counts.get(JobStatus.DONE, 0),
+        "failed": counts.get(JobStatus.FAILED, 0),
+        "unfinished": counts.get(JobStatus.PENDING, 0) + counts.get(JobStatus.RUNNING, 0),
+    }
+    return {"patient": patient, "studies": studies, "radiomics": radiomics}

@@ -1,12 +1,15 @@
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET, require_http_methods
 
+from patients.models import Patient
+from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
-from . import selectors, services
+from . import ingest, selectors, services
 from .forms import DicomUploadForm
-from .models import IngestJob
+from .models import FeatureSet, IngestJob
 
 
 @login_required
@@ -17,7 +20,7 @@ def dicom_upload(request):
     form = DicomUploadForm(request.POST or None, request.FILES or None)
     job = None
     if request.method == "POST" and form.is_valid():
-        job = services.upload_job_create(
+        job = ingest.upload_job_create(
             files=form.cleaned_data["files"], user=request.user,
             options={"resample": form.cleaned_data["resample"],
                      "reference_series_uid": form.cleaned_data["reference_series_uid"]},
@@ -43,22 +46,40 @@ def ingest_job(request, pk):
 @require_http_methods(["GET", "POST"])
 def patient_radiomics(request, pk):
     """Extraction status per lesion mask; curators retry failures. Polls itself while anything is unfinished."""
-    from django.shortcuts import get_object_or_404
-
-    from patients.models import Patient
-
-    from .models import FeatureSet
-    from .radiomics import feature_set_retry
-
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = _patient_or_404(pk)
     if request.method == "POST":
         if not request.user.has_perm("imaging.change_featureset"):
             raise Http404("No such page.")
         fs = get_object_or_404(FeatureSet, pk=request.POST.get("feature_set"),
                                segment__segmentation__image_series__study__patient=patient)
-        feature_set_retry(feature_set=fs)
+        services.feature_set_retry(feature_set=fs)
     feature_sets = list(selectors.feature_sets_for_patient(patient))
     context = {"patient": patient, "feature_sets": feature_sets,
                "unfinished": any(not fs.is_finished for fs in feature_sets),
                "can_retry": request.user.has_perm("imaging.change_featureset")}
     return render_page(request, "imaging/patient_radiomics.html", "imaging/partials/radiomics_status.html", context)
+
+
+# -- the patient page's imaging panels (lazy-loaded by patients/patient_detail.html, also pages of their own) -------
+def _patient_or_404(pk):
+    try:
+        return patient_header(pk=pk)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient.") from None
+
+
+@login_required
+@require_GET
+def patient_measurements(request, pk):
+    """The patient's lesions x timepoints measurement grid (full page, or the fragment for the patient page)."""
+    context = selectors.patient_measurement_grid(patient=_patient_or_404(pk))
+    return render_page(request, "imaging/patient_measurements.html", "imaging/partials/measurement_grid.html",
+                       context)
+
+
+@login_required
+@require_GET
+def patient_scans(request, pk):
+    """The patient's scans and lesion masks with their radiomics status; polls itself while extraction runs."""
+    context = selectors.patient_scans(patient=_patient_or_404(pk))
+    return render_page(request, "imaging/patient_scans.html", "imaging/partials/scans.html", context)

@@ -3,8 +3,6 @@ from django.contrib import admin
 from django.db.models import Count
 from simple_history.admin import SimpleHistoryAdmin
 
-from imaging.models import Timepoint
-
 from .models import (
     AdverseEvent,
     Biomarker,
@@ -75,14 +73,6 @@ class AdverseEventInline(admin.TabularInline):
               "other_immunosuppressants", "ici_action", "regimen"]
 
 
-class TimepointInline(admin.TabularInline):
-    model = Timepoint
-    extra = 0
-    fields = ["date", "kind", "regimen", "days_from_regimen_start"]
-    readonly_fields = ["days_from_regimen_start"]
-    show_change_link = True
-
-
 @admin.register(Patient)
 class PatientAdmin(HistoryAdmin):
     list_display = ["study_id", "site", "tumour_type", "sex", "year_of_birth", "stage", "ecog_baseline",
@@ -92,7 +82,8 @@ class PatientAdmin(HistoryAdmin):
     search_fields = ["study_id", "histology"]
     list_select_related = ["site"]
     date_hierarchy = "diagnosis_date"
-    inlines = [IdentityInline, OutcomeInline, RegimenInline, BiomarkerInline, AdverseEventInline, TimepointInline]
+    # The imaging admin appends its timepoint inline (imaging.admin): patients imports nothing from above it.
+    inlines = [IdentityInline, OutcomeInline, RegimenInline, BiomarkerInline, AdverseEventInline]
     fieldsets = [
         (None, {"fields": ["site", "study_id"]}),
         ("Demographics", {"fields": ["sex", "year_of_birth", "smoking_status", "ecog_baseline"]}),

@@ -1,8 +1,6 @@
 """Reads of the patients app for pages and the API. Query counts do not grow with the cohort."""
 from django.db.models import Prefetch
 
-from imaging.models import Lesion, LesionMeasurement, Timepoint
-
 from .filtersets import PatientFilterSet
 from .models import Patient, TreatmentRegimen
 
@@ -12,8 +10,17 @@ def patient_list(*, filters=None):
     return PatientFilterSet(filters or {}, queryset=Patient.objects.with_list_columns())
 
 
+def patient_header(*, pk):
+    """The patient as the other apps' patient panels name it (study ID, site). Raises Patient.DoesNotExist."""
+    return Patient.objects.select_related("site").get(pk=pk)
+
+
 def patient_detail(*, pk):
-    """Everything the patient page shows, in a fixed number of queries."""
+    """The patients app's part of the patient page, in a fixed number of queries.
+
+    Imaging (measurements, scans) and response are the imaging and analytics apps' own panels, which the page
+    loads from their URLs.
+    """
     patient = (
         Patient.objects.select_related("site", "outcome")
         .prefetch_related(
@@ -23,37 +30,8 @@ def patient_detail(*, pk):
         )
         .get(pk=pk)
     )
-    timepoints = list(Timepoint.objects.filter(patient=patient).select_related("regimen").order_by("date"))
-    lesions = list(Lesion.objects.filter(patient=patient).select_related("appeared_at").order_by("role", "label"))
-    measurements = LesionMeasurement.objects.filter(lesion__patient=patient).only(
-        "lesion_id", "timepoint_id", "size_mm", "status", "non_target_status", "source"
-    )
-    by_cell = {(m.lesion_id, m.timepoint_id): m for m in measurements}
-    rows = [
-        {"lesion": lesion, "cells": [by_cell.get((lesion.pk, tp.pk)) for tp in timepoints]} for lesion in lesions
-    ]
-    target_sums = []
-    for tp in timepoints:
-        total, complete = 0, True
-        for lesion in lesions:
-            if lesion.role != "target":
-                continue
-            m = by_cell.get((lesion.pk, tp.pk))
-            if m is None or m.status == "not-assessed":
-                complete = False
-            elif m.status == "too-small-to-measure":
-                total += 5  # RECIST 1.1 §1.3 default
-            elif m.size_mm is not None:
-                total += m.size_mm
-        target_sums.append(total if complete else None)
     try:
         outcome = patient.outcome
     except Patient.outcome.RelatedObjectDoesNotExist:
         outcome = None
-    return {
-        "patient": patient,
-        "outcome": outcome,
-        "timepoints": timepoints,
-        "lesion_rows": rows,
-        "target_sums": target_sums,
-    }
+    return {"patient": patient, "outcome": outcome}

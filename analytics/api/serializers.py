@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import ResponseAssessment
+from ..models import ResponseAssessment, TimepointResponse
 
 
 class ResponseDocumentSerializer(serializers.Serializer):
@@ -34,3 +34,18 @@ class ResponseAssessmentSerializer(serializers.ModelSerializer):
 class ResponseAssessmentDetailSerializer(ResponseAssessmentSerializer):
     class Meta(ResponseAssessmentSerializer.Meta):
         fields = ResponseAssessmentSerializer.Meta.fields + ["result"]
+
+
+class TimepointResponseSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:analytics:timepoint-response-detail")
+    assessment = serializers.HyperlinkedRelatedField(view_name="api:analytics:response-assessment-detail",
+                                                     read_only=True)
+    patient = serializers.CharField(source="assessment.patient.study_id", read_only=True)
+    timepoint_date = serializers.DateField(source="timepoint.date", read_only=True)
+    timepoint_kind = serializers.CharField(source="timepoint.kind", read_only=True)
+
+    class Meta:
+        model = TimepointResponse
+        fields = ["url", "id", "assessment", "patient", "timepoint", "timepoint_date", "timepoint_kind", "criteria",
+                  "category", "target_sum_mm", "nadir_prior_mm", "pct_change_from_baseline", "pct_change_from_nadir",
+                  "explanation"]

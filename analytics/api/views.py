@@ -1,34 +1,14 @@
 import warnings
 
-import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..compute.response import ResponseInputError, evaluate
-from ..models import ResponseAssessment
-from ..selectors import worklist
-from .serializers import ResponseAssessmentDetailSerializer, ResponseAssessmentSerializer
-
-
-class ResponseAssessmentFilterSet(django_filters.FilterSet):
-    patient = django_filters.CharFilter(field_name="patient__study_id")
-    site = django_filters.CharFilter(field_name="patient__site__code")
-    worklist = django_filters.ChoiceFilter(
-        method="filter_worklist", label="Worklist",
-        choices=[("all", "all alerts"), ("awaiting", "iUPD awaiting confirmation"),
-                 ("overdue", "overdue confirmation"), ("hyperprogression", "hyperprogression"),
-                 ("dissociated", "dissociated response")],
-    )
-
-    class Meta:
-        model = ResponseAssessment
-        fields = ["patient", "site", "status", "recist_bor", "irecist_ibor", "pseudoprogression",
-                  "hyperprogression_any", "dissociated_any", "iupd_awaiting_confirmation"]
-
-    def filter_worklist(self, queryset, name, value):
-        return queryset.filter(pk__in=worklist(kind=None if value == "all" else value).values("pk"))
+from ..filtersets import ResponseAssessmentFilterSet, TimepointResponseFilterSet
+from ..models import ResponseAssessment, TimepointResponse
+from .serializers import ResponseAssessmentDetailSerializer, ResponseAssessmentSerializer, TimepointResponseSerializer
 
 
 class ResponseAssessmentViewSet(viewsets.ReadOnlyModelViewSet):
@@ -43,6 +23,16 @@ class ResponseAssessmentViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return ResponseAssessmentDetailSerializer if self.action == "retrieve" else ResponseAssessmentSerializer
+
+
+class TimepointResponseViewSet(viewsets.ReadOnlyModelViewSet):
+    """Time-point responses of the stored assessments, one per assessment, timepoint and criteria (RECIST 1.1,
+    iRECIST), with the target sum, nadir and changes behind each category and the engine's explanation."""
+
+    serializer_class = TimepointResponseSerializer
+    filterset_class = TimepointResponseFilterSet
+    queryset = TimepointResponse.objects.select_related("assessment__patient", "timepoint").order_by(
+        "assessment__patient__study_id", "assessment_id", "timepoint__date", "criteria")
 
 
 EXAMPLE = {

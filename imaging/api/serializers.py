@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import IngestJob, QuarantinedFile, Segment, Series
+from ..models import FeatureSet, IngestJob, QuarantinedFile, Segment, Series
 
 
 class IngestJobSerializer(serializers.ModelSerializer):
@@ -68,3 +68,24 @@ class QuarantinedFileSerializer(serializers.ModelSerializer):
         fields = ["id", "reason_code", "reason", "original_name", "source", "peer_ae_title", "dicom_patient_id",
                   "sop_instance_uid", "series_instance_uid", "referenced_series_uid", "sha256", "size_bytes",
                   "status", "resolution", "created_at", "resolved_at"]
+
+
+class FeatureSetSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:imaging:feature-set-detail")
+    patient = serializers.CharField(source="segment.segmentation.image_series.study.patient.study_id", read_only=True)
+    image_series = serializers.HyperlinkedRelatedField(
+        source="segment.segmentation.image_series", view_name="api:imaging:series-detail", read_only=True)
+    segment = serializers.HyperlinkedRelatedField(view_name="api:imaging:segment-detail", read_only=True)
+    lesion_label = serializers.CharField(source="segment.lesion.label", read_only=True, default=None)
+    profile_name = serializers.CharField(source="profile.name", read_only=True)
+    profile_version = serializers.IntegerField(source="profile.version", read_only=True)
+
+    class Meta:
+        model = FeatureSet
+        fields = ["url", "id", "patient", "image_series", "segment", "lesion_label", "profile", "profile_name",
+                  "profile_version", "region", "status", "error", "feature_count", "started_at", "finished_at"]
+
+
+class FeatureSetDetailSerializer(FeatureSetSerializer):
+    class Meta(FeatureSetSerializer.Meta):
+        fields = FeatureSetSerializer.Meta.fields + ["features", "diagnostics", "provenance", "timings"]

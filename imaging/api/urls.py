@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from .views import IngestJobViewSet, QuarantineViewSet, SegmentViewSet, SeriesViewSet
+from .views import FeatureSetViewSet, IngestJobViewSet, QuarantineViewSet, SegmentViewSet, SeriesViewSet
 
 app_name = "imaging"
 router = DefaultRouter()
@@ -8,4 +8,5 @@ router.register("ingest-jobs", IngestJobViewSet, basename="ingest-job")
 router.register("series", SeriesViewSet, basename="series")
 router.register("segments", SegmentViewSet, basename="segment")
 router.register("quarantine", QuarantineViewSet, basename="quarantined-file")
+router.register("feature-sets", FeatureSetViewSet, basename="feature-set")
 urlpatterns = router.urls

@@ -5,10 +5,19 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from .. import selectors, services
-from ..models import IngestJob, Segment, Series
+from .. import ingest, selectors, services
+from ..filtersets import (
+    FeatureSetFilterSet,
+    IngestJobFilterSet,
+    QuarantinedFileFilterSet,
+    SegmentFilterSet,
+    SeriesFilterSet,
+)
+from ..models import FeatureSet, IngestJob, Segment, Series
 from ..choices import IngestSource
 from .serializers import (
+    FeatureSetDetailSerializer,
+    FeatureSetSerializer,
     IngestJobSerializer,
     QuarantinedFileSerializer,
     SegmentAcceptSerializer,
@@ -35,6 +44,7 @@ class IngestJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = IngestJobSerializer
     permission_classes = [permissions.IsAuthenticated, CanIngest]
     parser_classes = [MultiPartParser, FormParser]
+    filterset_class = IngestJobFilterSet
 
     def get_queryset(self):
         qs = IngestJob.objects.all()
@@ -52,7 +62,7 @@ class IngestJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         try:
-            job = services.upload_job_create(
+            job = ingest.upload_job_create(
                 files=data["files"], user=request.user, source=IngestSource.API,
                 options={"resample": data["resample"], "reference_series_uid": data["reference_series_uid"]},
             )
@@ -67,7 +77,7 @@ class SeriesViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = SeriesSerializer
     queryset = Series.objects.select_related("study__patient", "study__timepoint").order_by("pk")
-    filterset_fields = ["modality", "volume_status", "study__patient"]
+    filterset_class = SeriesFilterSet
 
 
 class SegmentViewSet(viewsets.ReadOnlyModelViewSet):
@@ -76,7 +86,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = SegmentSerializer
     queryset = Segment.objects.select_related("lesion", "segmentation__image_series").order_by("pk")
-    filterset_fields = ["proposal_status", "lesion", "lesion_mapping"]
+    filterset_class = SegmentFilterSet
 
     def _review(self, request, pk, input_serializer, call):
         segment = self.get_object()
@@ -107,7 +117,26 @@ class QuarantineViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = QuarantinedFileSerializer
     permission_classes = [permissions.IsAdminUser]
-    filterset_fields = ["reason_code", "status"]
+    filterset_class = QuarantinedFileFilterSet
 
     def get_queryset(self):
         return selectors.quarantine_open().order_by("-created_at")
+
+
+class FeatureSetViewSet(viewsets.ReadOnlyModelViewSet):
+    """Radiomics feature sets: one per lesion mask (segment), profile version and region, with the extraction's
+    status. The list leaves out the features themselves; a feature set's ``url`` has them, with pyradiomics'
+    diagnostics, the provenance (library versions, parameter hash, input hashes) and the timings."""
+
+    queryset = FeatureSet.objects.select_related(
+        "profile", "segment__lesion", "segment__segmentation__image_series__study__patient").order_by("pk")
+    filterset_class = FeatureSetFilterSet
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = queryset.defer("features", "diagnostics", "provenance", "timings")
+        return queryset
+
+    def get_serializer_class(self):
+        return FeatureSetDetailSerializer if self.action == "retrieve" else FeatureSetSerializer

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "patients",
     "imaging",
     "analytics",
+    "demo",
 ]
 
 MIDDLEWARE = [

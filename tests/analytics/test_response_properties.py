@@ -4,6 +4,7 @@ Properties
 ----------
 1. Any valid generated document evaluates without error to JSON-serialisable output whose
    categories come from the documented vocabularies.
+   So does every document the synthetic generator (demo.compute.synthetic) writes, for each of its patterns.
 2. Reordering lesions (and new lesions) inside every timepoint never changes anything.
 3. Giving the timepoints in any order never changes anything (they are sorted by date).
 4. Scaling every size by the same factor never changes a category - *restricted* to inputs
@@ -32,6 +33,7 @@ from hypothesis import strategies as st
 import pytest
 
 from analytics.compute.response import evaluate
+from demo.compute.synthetic import PATTERNS, generate_patient
 
 pytestmark = pytest.mark.filterwarnings("ignore::analytics.compute.response.errors.ResponseDataWarning")
 
@@ -148,6 +150,17 @@ def test_any_valid_document_evaluates(doc):
     for block in out["hyperprogression"].values():
         if "hpd" in block:
             assert block["computable"] == (block["hpd"] is not None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10 ** 6), st.sampled_from(PATTERNS))
+def test_generated_documents_evaluate_and_ignore_lesion_order(seed, pattern):
+    doc = generate_patient(seed, pattern=pattern)
+    out = evaluate(doc)
+    json.dumps(out)
+    assert all(t["recist_tpr"] in TPRS and t["irecist_tpr"] in ITPRS for t in out["timepoints"])
+    assert out["recist_bor"]["value"] in TPRS and out["irecist_ibor"]["value"] in ITPRS - {None}
+    assert evaluate(_shuffled(doc, seed)) == out
 
 
 def _shuffled(doc, seed):

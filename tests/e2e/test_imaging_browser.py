@@ -2,7 +2,7 @@
 import pytest
 
 from imaging.models import ExtractionProfile, FeatureSet, Segment, Series
-from imaging.radiomics import profile_save
+from imaging.services.radiomics import profile_save
 from tests.factories import UserFactory
 from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
 

@@ -1,4 +1,5 @@
-"""A clinician logs in, filters the patient list (htmx swaps only the table) and opens a patient."""
+"""A clinician logs in, filters the patient list (htmx swaps only the table) and opens a patient, whose imaging and
+response panels (the imaging and analytics apps' own fragments) load after the page."""
 import pytest
 
 from tests.factories import UserFactory
@@ -33,9 +34,32 @@ def test_login_filter_and_open_a_patient(live_server, page):
 
     page.click("text=E2E-MEL")
     page.wait_for_url("**/patients/*/")
-    body = page.locator("main").inner_text()
-    assert "nivolumab" in body and "Target sum" in body and "60 mm" in body
+    for panel in ("#response-panel", "#measurement-grid", "#patient-scans"):  # swapped in place of "Loading…"
+        page.locator(panel).wait_for()
+    assert page.locator("[data-lazy-panel]").count() == 0
+    assert "30 mm" in page.locator("#measurement-grid").inner_text()
+    response = page.locator("#response-panel").inner_text()
+    assert "Target sum" in response and "60 mm" in response and "42 mm" in response  # the engine's stored sums
+    assert "nivolumab" in page.locator("main").inner_text()
     assert external == []  # everything served locally: no CDN
+
+
+def test_a_panel_that_fails_to_load_says_so(live_server, page):
+    UserFactory(username="browser", password="pw-for-tests")
+    patient = full_patient("E2E-FAIL")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "browser")
+    page.fill("input[name=password]", "pw-for-tests")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/patients/")
+    page.route("**/imaging/patients/*/scans/", lambda route: route.fulfill(status=500, body="boom"))
+    page.goto(f"{live_server.url}/patients/{patient.pk}/")
+    error = page.locator("#scans [data-error]")
+    error.wait_for()
+    assert "The scans could not be loaded (the server answered 500)" in error.inner_text()
+    assert page.locator("#scans [data-loading]").is_hidden()
+    page.locator("#measurement-grid").wait_for()  # the other panels are not affected
+    page.locator("#response-panel").wait_for()
 
 
 def test_list_reads_without_javascript(live_server, browser):
@@ -49,4 +73,8 @@ def test_list_reads_without_javascript(live_server, browser):
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/patients/?q=NOJS")
     assert "NOJS-1" in page.locator("#patient-table").inner_text()
+    page.click("text=NOJS-1")  # the panels are links to their own pages
+    assert "Loading the lesion measurements" in page.locator("#imaging").inner_text()
+    page.click("#imaging [data-loading] a")
+    assert "30 mm" in page.locator("#measurement-grid").inner_text()
     context.close()

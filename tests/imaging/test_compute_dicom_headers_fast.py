@@ -20,11 +20,11 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from imaging.compute.dicom_headers import (
     DicomHeaderError,
-    _plain_image_elements,
     header_from_dataset,
     load_dataset,
     read_dicom_header,
 )
+from imaging.compute.dicom_headers.fast import _plain_image_elements
 from imaging.compute.volume import Geometry
 from imaging.compute.writers import write_ct_series
 
@@ -114,6 +114,10 @@ VARIANTS = {
         Tag(0x00280030), RawDataElement(Tag(0x00280030), "DS", 8, b"nan\\0.7", 0, False, True)),
     "infinite rescale slope": lambda ds: ds._dict.__setitem__(  # noqa: SLF001
         Tag(0x00281053), RawDataElement(Tag(0x00281053), "DS", 4, b"-inf", 0, False, True)),
+    "NUL ending a description": lambda ds: ds._dict.__setitem__(  # noqa: SLF001
+        Tag(0x0008103E), RawDataElement(Tag(0x0008103E), "LO", 6, b"ches\x00 ", 0, False, True)),
+    "NUL inside a description": lambda ds: ds._dict.__setitem__(  # noqa: SLF001
+        Tag(0x0008103E), RawDataElement(Tag(0x0008103E), "LO", 6, b"ch\x00st ", 0, False, True)),
     "no patient ID": lambda ds: delattr(ds, "PatientID"),
     "empty patient ID": lambda ds: setattr(ds, "PatientID", ""),
     "two position values": lambda ds: setattr(ds, "ImagePositionPatient", [1.0, 2.0]),

@@ -19,7 +19,8 @@ from imaging.compute.segmentation import (
     read_seg_masks,
 )
 from imaging.compute.volume import read_series_layout
-from imaging.compute.writers import synthetic_ct, write_ct_series, write_rtstruct, write_seg
+from imaging.compute.synthetic_ct import synthetic_ct
+from imaging.compute.writers import write_ct_series, write_rtstruct, write_seg
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:

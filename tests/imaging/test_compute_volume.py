@@ -24,7 +24,8 @@ from imaging.compute.volume import (
     read_series_layout,
     suv_bw_factor,
 )
-from imaging.compute.writers import synthetic_ct, write_ct_series
+from imaging.compute.synthetic_ct import synthetic_ct
+from imaging.compute.writers import write_ct_series
 
 
 @pytest.fixture()

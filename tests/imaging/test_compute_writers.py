@@ -1,4 +1,4 @@
-"""imaging.compute.writers: synthetic CT and the DICOM CT series writer."""
+"""imaging.compute.synthetic_ct and imaging.compute.writers: synthetic CT and the DICOM CT series writer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import SimpleITK as sitk
 from imaging.compute.dicom_headers import read_dicom_header
 from imaging.compute.segmentation import GeometryMismatchError
 from imaging.compute.volume import Geometry, assemble_volume, read_series_layout
-from imaging.compute.writers import Lesion, synthetic_ct, write_ct_series, write_rtstruct, write_seg
+from imaging.compute.synthetic_ct import Lesion, synthetic_ct
+from imaging.compute.writers import write_ct_series, write_rtstruct, write_seg
 
 LESIONS = [
     Lesion((-60.0, -10.0, 0.0), 12.0, mean_hu=60.0, heterogeneity_hu=10.0),

@@ -12,6 +12,7 @@ from django.test import override_settings
 from pydicom.data import get_testdata_file
 
 from imaging import selectors, services
+from imaging.ingest import curation
 from imaging.models import (
     IngestJob,
     Instance,
@@ -118,21 +119,22 @@ def test_pydicom_malformed_files_are_quarantined_with_their_reason(name, code, t
 def test_each_file_gets_its_own_outcome_while_the_indexer_quarantines_others(study):
     """Defect 5: the listener read a shared ``last_problem`` after ``add_bytes`` while the indexer thread could
     overwrite it, so a rejected file could be answered with another file's status and comment."""
-    from imaging.ingest import Ingest
+    from imaging.ingest import Ingest, Outcome
 
     job = IngestJob.objects.create(source="network", status="running")
     ingest = Ingest(job)
     truncated = open(get_testdata_file("MR_truncated.dcm"), "rb").read()
     rtdose = open(get_testdata_file("rtdose.dcm"), "rb").read()
-    real_quarantine = ingest._quarantine
+    real_hold = ingest.quarantine.hold
 
     def quarantine_then_the_indexer_quarantines_another(*args, **kwargs):
-        real_quarantine(*args, **kwargs)
-        real_quarantine("other", "0" * 64, 1, "another file", "unknown_patient", "another file's reason")
+        held = real_hold(*args, **kwargs)
+        real_hold("other", "0" * 64, 1, "another file", Outcome.refused("unknown_patient", "another file's reason"))
+        return held
 
-    ingest._quarantine = quarantine_then_the_indexer_quarantines_another
+    ingest.quarantine.hold = quarantine_then_the_indexer_quarantines_another
     first, second = ingest.add_bytes(truncated, "a"), ingest.add_bytes(rtdose, "b")
-    ingest._quarantine = real_quarantine
+    ingest.quarantine.hold = real_hold
     ingest.finish()
     assert (first.kind, first.code) == ("rejected", "truncated") and "another" not in first.reason
     assert (second.kind, second.code) == ("rejected", "unsupported_sop_class")
@@ -171,7 +173,7 @@ def test_unknown_patient_is_quarantined_then_assigned_by_a_curator(study, curato
     from tests.factories import PatientFactory
 
     patient = PatientFactory(study_id="LATE-1")
-    job = services.quarantine_assign_patient(quarantined=files, patient=patient, user=curator)
+    job = curation.quarantine_assign_patient(quarantined=files, patient=patient, user=curator)
     assert job.status == "done" and job.stored == 12
     assert Series.objects.get().study.patient == patient
     assert PatientIdentity.objects.get(patient=patient).mrn == "MRN-IMG-1"  # next scans match by themselves
@@ -184,12 +186,12 @@ def test_a_retry_that_fails_for_the_same_reason_keeps_the_entry_open(study, cura
     import_dicom(study.ct_dir)
     files = QuarantinedFile.objects.filter(reason_code="unknown_patient")
     first = list(files.order_by("pk"))
-    job = services.quarantine_retry(quarantined=files, user=curator)  # the patient is still unknown
+    job = curation.quarantine_retry(quarantined=files, user=curator)  # the patient is still unknown
     assert job.status == "done" and job.quarantined == 12
     assert list(QuarantinedFile.objects.order_by("pk")) == first  # no new entries ...
     assert set(QuarantinedFile.objects.values_list("status", flat=True)) == {"open"}  # ... and none left the queue
     patient_with_mrn()  # the cause is fixed: now the retry ingests them
-    services.quarantine_retry(quarantined=files, user=curator)
+    curation.quarantine_retry(quarantined=files, user=curator)
     assert set(QuarantinedFile.objects.values_list("status", "resolution")) == {
         ("resolved", f"re-tried (job #{IngestJob.objects.latest('pk').pk}): ingested")}
     assert Instance.objects.count() == 12
@@ -372,6 +374,7 @@ def test_acknowledged_files_survive_a_database_that_refuses_every_write(study, m
     from django.utils import timezone
 
     from imaging.ingest import Ingest, IngestIncomplete, job_manifest
+    from imaging.ingest.records import Quarantine
     from radimmuno.jobs import reconcile
 
     patient_with_mrn()
@@ -384,7 +387,7 @@ def test_acknowledged_files_survive_a_database_that_refuses_every_write(study, m
         raise OperationalError("database is locked")
 
     monkeypatch.setattr(Ingest, "_index_group", locked)  # every write the indexer tries ...
-    monkeypatch.setattr(Ingest, "_quarantine", locked)  # ... and the fallback that needs the same database
+    monkeypatch.setattr(Quarantine, "hold", locked)  # ... and the fallback that needs the same database
     ingest = Ingest(job, journal=journal, background=True, batch_size=4)
     outcomes = [ingest.add_bytes(path.read_bytes(), f"PACS {path.name}").kind for path in study.ct_paths]
     assert outcomes == ["stored"] * len(study.ct_paths)  # acknowledged to the sender
@@ -404,6 +407,49 @@ def test_acknowledged_files_survive_a_database_that_refuses_every_write(study, m
     assert job.status == "done", job.error
     assert Instance.objects.count() == len(study.ct_paths)  # every acknowledged file stored
     assert not job_manifest(job).exists() and not default_storage_exists(spool[0])  # cleaned up only now
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_segmentation_under_a_passing_database_lock_is_kept_for_the_re_run_not_quarantined(study, monkeypatch):
+    """A SEG whose transaction met a locked database was quarantined as "internal_error: database is locked" and
+    the job ended done: a passing database problem became a curator's task. Now the run ends incomplete, keeps
+    the spool, and its re-run stores the SEG."""
+    import datetime as dt
+
+    from django.db import OperationalError
+    from django.utils import timezone
+
+    from imaging.ingest import Ingest, IngestIncomplete, job_manifest
+    from imaging.ingest.segmentations import Segmentations
+    from imaging.models import Segmentation
+    from radimmuno.jobs import reconcile
+
+    patient_with_mrn()
+    now = timezone.now()
+    job = IngestJob.objects.create(source="network", status="running", started_at=now, heartbeat_at=now,
+                                   claim_token="listener", generation=1, claimed_generation=1)
+    journal = open(job_manifest(job), "a", encoding="utf-8", buffering=1)
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(Segmentations, "_reference_series", locked)
+    ingest = Ingest(job, journal=journal, background=True, batch_size=4)
+    kinds = [ingest.add_bytes(path.read_bytes(), f"PACS {path.name}").kind for path in [*study.ct_paths, study.seg]]
+    assert kinds == ["stored"] * len(study.ct_paths) + ["pending"]  # a SEG waits for the run's end
+    with pytest.raises(IngestIncomplete, match="database was unavailable"):
+        ingest.finish()
+    ingest.abandon()
+    journal.close()
+    job.retry_later("locked")
+    assert not QuarantinedFile.objects.exists() and not Segmentation.objects.exists()
+
+    monkeypatch.undo()
+    assert reconcile(now=timezone.now() + dt.timedelta(minutes=3))["imaging.IngestJob"] == 1
+    job.refresh_from_db()
+    assert job.status == "done", job.error
+    assert Segmentation.objects.get().kind == "seg" and not QuarantinedFile.objects.exists()
+    assert Instance.objects.count() == len(study.ct_paths) + 1 and not job_manifest(job).exists()
 
 
 def default_storage_exists(name):

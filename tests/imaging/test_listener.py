@@ -1,6 +1,7 @@
 """The DICOM listener against dcmtk's storescu/echoscu: a CT series and a SEG pushed over the network appear as
 study, series, volume and lesion segmentation; bad input gets a DICOM failure status and a recorded reason, and
 the listener keeps serving."""
+import io
 import os
 import subprocess
 
@@ -113,6 +114,69 @@ def test_the_speedups_change_nothing_a_sender_or_the_database_sees(tmp_path):
     stock, fast = outcomes
     assert len(stock[0]) == 14 and stock[0].count("Success)") == 13
     assert fast == stock
+
+
+def _data_set_bytes(data):
+    """The bytes after the file meta group (preamble, prefix, (0002,0000) and the group it counts)."""
+    assert data[128:132] == b"DICM" and data[132:136] == b"\x02\x00\x00\x00"
+    return data[144 + int.from_bytes(data[140:144], "little"):]
+
+
+def test_stock_pynetdicom_stores_each_file_as_pynetdicom_writes_it(tmp_path):
+    """Issue 9, defect 7: ``--stock-pynetdicom`` is plain pynetdicom, the benchmarks' baseline and a fallback:
+    every stored file is pynetdicom's file meta in front of the data set exactly as storescu sent it."""
+    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
+
+    study = write_study(tmp_path / "study")
+    patient_with_mrn()
+    sent = {pydicom.dcmread(p).SOPInstanceUID: p for p in [*study.ct_paths, study.seg]}
+    server = _running_listener(speedups=False)
+    try:
+        result = storescu(server, *sent.values())
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert not server.speedups_used  # no shortcut was installed on the association
+    stored = _stored_originals()
+    assert set(stored) == set(sent)
+    for uid, path in sent.items():
+        original = path.read_bytes()
+        assert _data_set_bytes(stored[uid]) == _data_set_bytes(original), uid
+        got, want = pydicom.dcmread(io.BytesIO(stored[uid])), pydicom.dcmread(path)
+        assert got == want  # every element of the data set
+        assert got.file_meta.TransferSyntaxUID == want.file_meta.TransferSyntaxUID
+        assert got.file_meta.MediaStorageSOPInstanceUID == uid
+        assert got.file_meta.ImplementationClassUID == PYNETDICOM_IMPLEMENTATION_UID
+
+
+def test_stock_pynetdicom_never_calls_the_direct_file_meta_builder(tmp_path, monkeypatch):
+    """In stock mode the builder of imaging.dimse_speedups must not run (before the fix it built every file's
+    meta there too); with the speedups on it builds every one (the control: the spy is in the path)."""
+    from imaging import dimse_speedups
+
+    study = write_study(tmp_path / "study")
+    patient_with_mrn()
+    real_builder, calls = dimse_speedups.file_meta_bytes, []
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        if refuse:
+            raise AssertionError("the direct file meta builder ran in stock pynetdicom mode")
+        return real_builder(*args, **kwargs)
+
+    monkeypatch.setattr(dimse_speedups, "file_meta_bytes", spy)
+    for speedups, refuse in ((False, True), (True, False)):
+        Instance.objects.all().delete()
+        calls.clear()
+        server = _running_listener(speedups=speedups)
+        try:
+            result = storescu(server, *study.ct_paths)
+        finally:
+            server.stop()
+        output = result.stdout + result.stderr
+        assert output.count("Received Store Response (Success)") == 12, output
+        assert Instance.objects.count() == 12
+        assert len(calls) == (12 if speedups else 0)
 
 
 def test_bad_input_gets_a_failure_status_and_the_listener_keeps_serving(listener, tmp_path):

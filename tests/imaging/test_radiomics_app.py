@@ -8,7 +8,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from imaging.models import ExtractionProfile, FeatureSet, Segment
-from imaging.radiomics import profile_save
+from imaging.services.radiomics import profile_save
 from radimmuno.jobs import reconcile
 from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
 from tests.worker import celery_worker, wait_for

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from imaging.models import ExtractionProfile, FeatureSet, Segment, Study
-from imaging.radiomics import profile_save
+from imaging.services.radiomics import profile_save
 from imaging.selectors import feature_table
 from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
 from tests.imaging.test_radiomics_baseline import (
@@ -120,7 +120,7 @@ def test_a_stored_segmentation_gets_its_features_with_rings(tmp_path, django_cap
 def test_empty_mask_fails_with_a_readable_reason(tmp_path, django_capture_on_commit_callbacks):
     import numpy as np
 
-    from imaging.ingest import store_mask
+    from imaging.storage import store_mask
     from imaging.selectors import series_geometry
 
     profile, _ = profile_save(name="ct-small", params=SMALL, modality="CT")
@@ -198,7 +198,7 @@ def stock_mesh_features(feature_set):
     """Stock pyradiomics' shape features on exactly the volume and mask the pipeline used."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-    from imaging.radiomics import series_volume_path
+    from imaging.services.radiomics import series_volume_path
     from imaging.selectors import segment_mask
 
     segment = feature_set.segment

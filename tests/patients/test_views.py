@@ -21,13 +21,14 @@ pytestmark = pytest.mark.django_db
 
 
 def full_patient(study_id, tumour_type="nsclc", agents=("pembrolizumab",)):
+    """A patient with every kind of clinical row and two target lesions: 30 + 30 mm at baseline, 21 + 21 after."""
     patient = PatientFactory(study_id=study_id, tumour_type=tumour_type)
-    RegimenFactory(patient=patient, agents=list(agents))
+    regimen = RegimenFactory(patient=patient, agents=list(agents))
     BiomarkerFactory(patient=patient)
     AdverseEventFactory(patient=patient)
     OutcomeFactory(patient=patient)
-    baseline = TimepointFactory(patient=patient, kind="baseline", date=dt.date(2023, 1, 25))
-    follow_up = TimepointFactory(patient=patient, kind="follow-up", date=dt.date(2023, 3, 20))
+    baseline = TimepointFactory(patient=patient, kind="baseline", date=dt.date(2023, 1, 25), regimen=regimen)
+    follow_up = TimepointFactory(patient=patient, kind="follow-up", date=dt.date(2023, 3, 20), regimen=regimen)
     for i in range(2):
         lesion = LesionFactory(patient=patient, label=f"T{i + 1}", organ=["lung", "liver"][i])
         MeasurementFactory(lesion=lesion, timepoint=baseline, size_mm=Decimal("30"))
@@ -52,6 +53,7 @@ def test_list_full_page_and_htmx_fragment(client_logged_in, htmx_headers):
     page = client_logged_in.get("/patients/")
     assert page.status_code == 200
     assert b"<html" in page.content and b'id="patient-table"' in page.content and b"LIST-1" in page.content
+    assert b"<td>2</td>" in page.content and b"2023-03-20" in page.content  # scans, last scan (imaging's rows)
     assert b"/static/vendor/htmx.min.js" in page.content and b"cdn" not in page.content.lower()
     fragment = client_logged_in.get("/patients/", **htmx_headers)
     assert fragment.status_code == 200
@@ -101,25 +103,68 @@ def test_list_query_count_does_not_grow_with_the_cohort(client_logged_in, htmx_h
     assert large <= 8
 
 
-def test_patient_page_shows_everything(client_logged_in):
-    patient = full_patient("DETAIL-1")
+PANELS = ("/imaging/patients/{pk}/measurements/", "/imaging/patients/{pk}/scans/",
+          "/analytics/patients/{pk}/response/")
+
+
+def test_patient_page_shows_everything(client_logged_in, htmx_headers, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the response engine runs after commit
+        patient = full_patient("DETAIL-1")
     content = client_logged_in.get(f"/patients/{patient.pk}/").content.decode()
-    for text in ("DETAIL-1", "pembrolizumab", "PD-L1 TPS", "50 %", "Colitis", "Baseline", "T1", "T2",
-                 "30 mm", "21 mm", "60 mm", "42 mm"):
+    for text in ("DETAIL-1", "pembrolizumab", "PD-L1 TPS", "50 %", "Colitis"):
         assert text in content, text
+    # imaging and response are those apps' panels, loaded once the page is shown, with a loading and an error state
+    for url in PANELS:
+        url = url.format(pk=patient.pk)
+        assert f'hx-get="{url}" hx-trigger="load"' in content, url
+        assert f'<a href="{url}">' in content  # without JavaScript: a link to the panel's own page
+    assert content.count(" data-loading ") == content.count(" data-error ") == len(PANELS)
+    assert "/static/js/panels.js" in content
+    grid = client_logged_in.get(PANELS[0].format(pk=patient.pk), **htmx_headers).content.decode()
+    for text in ("Baseline", "T1", "T2", "30 mm", "21 mm"):
+        assert text in grid, text
+    response = client_logged_in.get(PANELS[2].format(pk=patient.pk), **htmx_headers).content.decode()
+    for text in ("Target sum", "60 mm", "42 mm", "-30.00 %", "PR"):
+        assert text in response, text
 
 
-def test_patient_page_query_count_does_not_grow(client_logged_in):
-    small = full_patient("SMALL")
-    n_small = queries(client_logged_in, f"/patients/{small.pk}/")
-    big = full_patient("BIG")
+def test_target_sums_shown_are_the_engines_stored_results(client_logged_in, htmx_headers,
+                                                           django_capture_on_commit_callbacks):
+    """The page never re-adds measurements: what it shows is the stored TimepointResponse."""
+    from analytics.models import TimepointResponse
+
+    with django_capture_on_commit_callbacks(execute=True):
+        patient = full_patient("STORED-1")
+    TimepointResponse.objects.filter(assessment__patient=patient, timepoint__kind="follow-up").update(
+        target_sum_mm=Decimal("43.5"))
+    grid, scans, response = (client_logged_in.get(url.format(pk=patient.pk), **htmx_headers).content.decode()
+                             for url in PANELS)
+    page = client_logged_in.get(f"/patients/{patient.pk}/").content.decode()
+    assert "<td>43.5 mm</td>" in response and "<td>42 mm</td>" not in response
+    assert all('class="sum"' not in text for text in (grid, scans, page))  # no target-sum row added up elsewhere
+
+
+def grown(patient):
+    """Four more assessments with every lesion measured, more biomarkers and adverse events."""
+    regimen = patient.regimens.get()
     for i in range(4):
-        tp = TimepointFactory(patient=big, date=dt.date(2023, 5, 1) + dt.timedelta(days=50 * i))
-        for lesion in big.lesions.all():
+        tp = TimepointFactory(patient=patient, date=dt.date(2023, 5, 1) + dt.timedelta(days=50 * i), regimen=regimen)
+        for lesion in patient.lesions.all():
             MeasurementFactory(lesion=lesion, timepoint=tp, size_mm=Decimal(20 + i))
-        BiomarkerFactory(patient=big, measured_on=dt.date(2023, 5, 1) + dt.timedelta(days=i))
-        AdverseEventFactory(patient=big, onset_date=dt.date(2023, 6, 1) + dt.timedelta(days=i))
-    assert queries(client_logged_in, f"/patients/{big.pk}/") == n_small
+        BiomarkerFactory(patient=patient, measured_on=dt.date(2023, 5, 1) + dt.timedelta(days=i))
+        AdverseEventFactory(patient=patient, onset_date=dt.date(2023, 6, 1) + dt.timedelta(days=i))
+    return patient
+
+
+def test_patient_page_and_its_panels_query_counts_do_not_grow(client_logged_in, htmx_headers,
+                                                               django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        small = full_patient("SMALL")
+        big = grown(full_patient("BIG"))
+    assert queries(client_logged_in, f"/patients/{big.pk}/") == queries(client_logged_in, f"/patients/{small.pk}/")
+    for url in PANELS:
+        n_small = queries(client_logged_in, url.format(pk=small.pk), **htmx_headers)
+        assert queries(client_logged_in, url.format(pk=big.pk), **htmx_headers) == n_small, url
 
 
 def test_patient_page_404_is_a_page_not_a_crash(client_logged_in):
@@ -130,5 +175,6 @@ def test_patient_page_never_shows_identity(client_logged_in):
     from tests.factories import IdentityFactory
 
     identity = IdentityFactory(family_name="Zyxwvut", mrn="MRN-HIDDEN")
-    content = client_logged_in.get(f"/patients/{identity.patient.pk}/").content.decode()
-    assert "Zyxwvut" not in content and "MRN-HIDDEN" not in content
+    for url in ("/patients/{pk}/", *PANELS):
+        content = client_logged_in.get(url.format(pk=identity.patient.pk)).content.decode()
+        assert "Zyxwvut" not in content and "MRN-HIDDEN" not in content, url

@@ -9,11 +9,12 @@ Pure Python, no Django imports.  Entry points:
 * :func:`parse_document` / :func:`validate_document` - input validation only.
 """
 
+from .document import parse_document, validate_document
 from .engine import ResponseEvaluator, evaluate, evaluate_input, evaluate_result
 from .errors import ResponseDataWarning, ResponseInputError, ResponseWarning
 from .hpd import HPD_DEFINITIONS
 from .model import (BaselineLesion, ClinicalInputs, LesionObservation, NewLesionObservation, PriorLine, ResponseInput,
-                    Timepoint, parse_document, validate_document)
+                    Timepoint)
 from .options import DEFAULT_OPTIONS, OPTION_SPECS, ResponseOptions
 from .patterns import DISSOCIATED_DEFINITIONS
 from .results import (ENGINE_VERSION, BestResponse, DcbResult, DissociatedResult, HpdResult, PseudoprogressionResult,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import warnings
 
 from .arith import ZERO
+from .document import parse_document
 from .errors import ResponseDataWarning
 from .facts import compute_facts
 from .hpd import hyperprogression
 from .irecist import best_overall_irecist, irecist_pfs, recist_pfs, run_irecist
-from .model import parse_document
 from .patterns import dissociated_response, durable_clinical_benefit, pseudoprogression
 from .recist import best_overall_response, run_recist
 from .results import (BestResponse, DcbResult, DissociatedResult, HpdResult, PseudoprogressionResult, ResponseResult,

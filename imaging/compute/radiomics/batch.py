@@ -25,8 +25,9 @@ from typing import Any
 
 import SimpleITK as sitk
 
-from .extract import ExtractionError, Extractor, FeatureResult
+from .extract import Extractor
 from .params import validate_params
+from .results import ExtractionError, FeatureResult
 
 __all__ = ["ExtractionJob", "JobResult", "BatchExtractor", "run_batch", "default_workers"]
 

@@ -23,332 +23,43 @@ same names, but organises the work per *image* instead of per (image, mask) pair
 Errors are per lesion: an empty mask, a label that is absent, a region too small for pyradiomics' checks, a geometry
 mismatch or a feature that comes out NaN yields a :class:`FeatureResult` whose ``error`` is an
 :class:`ExtractionError` with a readable reason; the other lesions of the image are unaffected.
+
+The results (:class:`FeatureResult`, :class:`Provenance`, :class:`ExtractionError`) are in :mod:`.results`, the changed
+pyradiomics classes and the per-region log capture in :mod:`.patches`.
 """
 
 from __future__ import annotations
 
 import collections
-import contextvars
-import hashlib
-import json
 import logging
 import math
 import os
-import platform
 import time
 import warnings
 from collections.abc import Hashable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-from radiomics import base as _rad_base
 from radiomics import getFeatureClasses, imageoperations
-from radiomics import shape as _rad_shape
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 from radiomics.generalinfo import GeneralInfo
 from scipy import ndimage
 
-from .fast_shape import mesh_coefficients
 from .params import InvalidParameters, params_hash, validate_params
+from .patches import _BINNING_CACHE, FastRadiomicsShape, _capture_radiomics_log, _LogCapture, _with_shared_binning
+from .results import ExtractionError, FeatureResult, Provenance, image_sha256, library_versions
 
-__all__ = [
-    "Extractor",
-    "FeatureResult",
-    "ExtractionError",
-    "Provenance",
-    "FastRadiomicsShape",
-    "library_versions",
-    "image_sha256",
-    "EXTRACTOR_VERSION",
-]
+__all__ = ["Extractor"]
 
 logger = logging.getLogger(__name__)
 
-# Bumped whenever this module's handling could change a stored number.
-EXTRACTOR_VERSION = "1"
 
 # Filters whose output does not depend on the mask: computed once per image when stock would filter the whole image.
 _MASK_INDEPENDENT_IMAGE_TYPES = {
     "Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient", "LBP2D",
 }
-
-
-class ExtractionError(Exception):
-    """Features could not be extracted for one region.
-
-    Parameters
-    ----------
-    reason : str
-        What went wrong, in words a reader can act on (e.g. ``"mask has no voxels with label 1 (the mask is
-        empty)"``).
-    key : hashable, optional
-        The lesion / region key this error belongs to.
-    stage : str, optional
-        ``"load"``, ``"mask"``, ``"preprocess"``, ``"shape"``, ``"features"`` or ``"validate"``.
-    """
-
-    def __init__(self, reason: str, *, key: Hashable | None = None, stage: str | None = None):
-        self.reason = str(reason)
-        self.key = key
-        self.stage = stage
-        super().__init__(self.reason)
-
-    def __reduce__(self):  # picklable across worker processes, keyword arguments included
-        return (_rebuild_extraction_error, (self.reason, self.key, self.stage))
-
-    def __repr__(self) -> str:
-        return f"ExtractionError({self.reason!r}, key={self.key!r}, stage={self.stage!r})"
-
-
-def _rebuild_extraction_error(reason, key, stage):
-    return ExtractionError(reason, key=key, stage=stage)
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Everything needed to reproduce one result: library versions, parameter hash and input hashes."""
-
-    pyradiomics: str
-    numpy: str
-    simpleitk: str
-    pywavelets: str
-    scipy: str
-    python: str
-    extractor: str
-    params_hash: str
-    image_sha256: str
-    mask_sha256: str | None
-    label: int
-    fast_shape: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class FeatureResult:
-    """Features of one region (lesion or peritumoral ring) of one image.
-
-    Attributes
-    ----------
-    key : hashable
-        The key the mask was given under.
-    features : dict of str to float
-        pyradiomics feature names (``original_shape_Maximum3DDiameter``, ``log-sigma-1-0-mm-3D_glcm_Contrast``,
-        ``wavelet-LLH_firstorder_Mean``, ...), in pyradiomics' order. Empty when extraction failed before features.
-    diagnostics : dict of str to object
-        A subset of pyradiomics' ``diagnostics_*`` items under the same names (bounding box, voxel count, number of
-        connected volumes, centre of mass, image/ROI intensity statistics, interpolated/resegmented variants).
-    timings : dict of str to float
-        Seconds: ``image_load`` and ``image_prepare`` (shared by all regions of the image), ``mask``, ``shape``,
-        ``features`` (filters + texture classes; shared filters are split evenly), ``total``.
-    provenance : Provenance
-    error : ExtractionError or None
-        Set when the region failed; ``features`` may then be partial (e.g. a NaN feature is reported here, the
-        finite ones are kept for inspection).
-    warnings : list of str
-        Non-fatal notes (e.g. shape2D requested without ``force2D``; pyradiomics skipped it).
-    """
-
-    key: Hashable
-    features: dict[str, float] = field(default_factory=dict)
-    diagnostics: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    provenance: Provenance | None = None
-    error: ExtractionError | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def raise_for_error(self) -> FeatureResult:
-        """Raise the :class:`ExtractionError` if the region failed, else return ``self``."""
-        if self.error is not None:
-            raise self.error
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form (tuples become lists, numpy scalars Python numbers)."""
-        return _jsonable({
-            "key": self.key if isinstance(self.key, (str, int)) else repr(self.key),
-            "features": self.features,
-            "diagnostics": self.diagnostics,
-            "timings": self.timings,
-            "provenance": self.provenance.to_dict() if self.provenance else None,
-            "error": None if self.error is None else {"reason": self.error.reason, "stage": self.error.stage},
-            "warnings": self.warnings,
-        })
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-class FastRadiomicsShape(_rad_shape.RadiomicsShape):
-    """pyradiomics' 3-D shape class with the C mesh-coefficient call replaced by an exact, faster one.
-
-    ``_initSegmentBasedCalculation`` is pyradiomics 3.1's, line for line, except that
-    ``cShape.calculate_coefficients(maskArray, pixelSpacing)`` is replaced by
-    :func:`~imaging.compute.radiomics.fast_shape.mesh_coefficients` (identical surface area, mesh volume and the four
-    maximum diameters; see that module for why the numbers are the same). All feature formulas are inherited.
-    """
-
-    def _initSegmentBasedCalculation(self):
-        self.pixelSpacing = np.array(self.inputImage.GetSpacing()[::-1])
-
-        # Pad inputMask to prevent index-out-of-range errors (as pyradiomics does)
-        cpif = sitk.ConstantPadImageFilter()
-        padding = np.tile(1, 3)
-        cpif.SetPadLowerBound(padding.tolist())
-        cpif.SetPadUpperBound(padding.tolist())
-        self.inputMask = cpif.Execute(self.inputMask)
-
-        self.maskArray = (sitk.GetArrayFromImage(self.inputMask) == self.label)
-        self.labelledVoxelCoordinates = np.where(self.maskArray != 0)
-
-        self.SurfaceArea, self.Volume, self.diameters = mesh_coefficients(self.maskArray, self.pixelSpacing)
-
-        Np = len(self.labelledVoxelCoordinates[0])
-        coordinates = np.array(self.labelledVoxelCoordinates, dtype='int').transpose((1, 0))
-        physicalCoordinates = coordinates * self.pixelSpacing[None, :]
-        physicalCoordinates -= np.mean(physicalCoordinates, axis=0)
-        physicalCoordinates /= np.sqrt(Np)
-        covariance = np.dot(physicalCoordinates.T.copy(), physicalCoordinates)
-        self.eigenValues = np.linalg.eigvals(covariance)
-
-        machine_errors = np.bitwise_and(self.eigenValues < 0, self.eigenValues > -1e-10)
-        if np.sum(machine_errors) > 0:
-            self.logger.warning('Encountered %d eigenvalues < 0 and > -1e-10, rounding to 0', np.sum(machine_errors))
-            self.eigenValues[machine_errors] = 0
-
-        self.eigenValues.sort()
-        self.logger.debug('Shape feature class initialized')
-
-
-_BINNING_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("radimmuno_binning_cache",
-                                                                            default=None)
-
-
-def _shared_binning_apply(self, matrix):
-    """``RadiomicsFeaturesBase._applyBinning`` computed once per (image, mask, bin settings) and shared.
-
-    pyradiomics' six texture classes each discretise the very same ROI with the very same settings in their
-    ``__init__`` (``imageoperations.binImage`` + ``numpy.unique``). Within one image type we compute that once with
-    pyradiomics' own ``binImage`` and hand every class a private copy. The cache entry is reused only if the input
-    matrix, the ROI mask and the bin settings are *equal* to those it was computed from, so the result is the one
-    pyradiomics would have computed.
-    """
-    cache = _BINNING_CACHE.get()
-    if cache is None:
-        return _rad_base.RadiomicsFeaturesBase._applyBinning(self, matrix)
-    bin_key = (self.settings.get("binWidth", 25), self.settings.get("binCount"))
-    entry = cache.get("binning")
-    if not (entry is not None and entry["bin_key"] == bin_key and entry["matrix"].shape == matrix.shape
-            and entry["matrix"].dtype == matrix.dtype and np.array_equal(entry["mask"], self.maskArray)
-            and np.array_equal(entry["matrix"], matrix)):
-        binned, _ = imageoperations.binImage(matrix, self.maskArray, **self.settings)
-        gray_levels = np.unique(binned[self.maskArray])
-        entry = {"bin_key": bin_key, "matrix": matrix.copy(), "mask": self.maskArray.copy(), "binned": binned,
-                 "gray_levels": gray_levels}
-        cache["binning"] = entry
-    self.coefficients["grayLevels"] = entry["gray_levels"].copy()
-    self.coefficients["Ng"] = int(np.max(self.coefficients["grayLevels"]))
-    return entry["binned"].copy()
-
-
-_SHARED_BINNING_CLASSES: dict[type, type] = {}
-
-
-def _with_shared_binning(cls: type) -> type:
-    """Subclass of a pyradiomics feature class whose only change is :func:`_shared_binning_apply`."""
-    if cls not in _SHARED_BINNING_CLASSES:
-        _SHARED_BINNING_CLASSES[cls] = type(cls.__name__, (cls,), {
-            "_applyBinning": _shared_binning_apply,
-            "__module__": cls.__module__,  # keep pyradiomics' logger names (radiomics.glcm, ...)
-            "__doc__": cls.__doc__,
-        })
-    return _SHARED_BINNING_CLASSES[cls]
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of everything that can change a feature value."""
-    import pywt
-    import radiomics
-    import scipy
-
-    return {
-        "pyradiomics": str(radiomics.__version__),
-        "numpy": np.__version__,
-        "simpleitk": sitk.Version().VersionString(),
-        "pywavelets": pywt.__version__,
-        "scipy": scipy.__version__,
-        "python": platform.python_version(),
-        "extractor": EXTRACTOR_VERSION,
-    }
-
-
-def image_sha256(image: sitk.Image) -> str:
-    """SHA-256 over the pixel type, geometry (size, spacing, origin, direction) and raw pixel bytes of ``image``."""
-    header = json.dumps({
-        "pixel": image.GetPixelIDTypeAsString(),
-        "components": image.GetNumberOfComponentsPerPixel(),
-        "size": list(image.GetSize()),
-        "spacing": [repr(float(v)) for v in image.GetSpacing()],
-        "origin": [repr(float(v)) for v in image.GetOrigin()],
-        "direction": [repr(float(v)) for v in image.GetDirection()],
-    }, sort_keys=True).encode("ascii")
-    digest = hashlib.sha256(header)
-    array = np.ascontiguousarray(sitk.GetArrayViewFromImage(image))
-    digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
-
-
-class _LogCapture(logging.Handler):
-    """Collects what pyradiomics logs while it works on one region.
-
-    * ``errors``: ERROR records -- pyradiomics logs a feature that raised ("FAILED: <traceback>") and sets it to NaN;
-    * ``warnings``: WARNING records of ``radiomics.imageoperations`` -- e.g. a LoG sigma skipped because the region
-      is too small, a mask resampled to the image geometry -- which would otherwise only reach stderr.
-    """
-
-    def __init__(self):
-        super().__init__(level=logging.WARNING)
-        self.errors: list[str] = []
-        self.warnings: list[str] = []
-
-    def emit(self, record):
-        lines = record.getMessage().strip().splitlines()
-        # for "FAILED: <traceback>" the last traceback line is the exception itself
-        text = lines[-1] if lines else ""
-        if record.levelno >= logging.ERROR:
-            self.errors.append(text)
-        elif record.name == "radiomics.imageoperations":
-            self.warnings.append(text)
-
-
-@contextmanager
-def _capture_radiomics_log():
-    handler = _LogCapture()
-    loggers = [logging.getLogger("radiomics"), logger]  # FastRadiomicsShape logs under this module's name
-    for lg in loggers:
-        lg.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        for lg in loggers:
-            lg.removeHandler(handler)
 
 
 def _read(source, what: str) -> sitk.Image:

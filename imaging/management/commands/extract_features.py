@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from imaging.models import ExtractionProfile, FeatureSet, Segment
-from imaging.radiomics import feature_sets_extract_batch, feature_sets_request, profiles_for_modality
+from imaging.services.radiomics import feature_sets_extract_batch, feature_sets_request, profiles_for_modality
 from radimmuno.jobs import JobStatus
 
 

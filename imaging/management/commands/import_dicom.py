@@ -7,7 +7,7 @@ from tqdm import tqdm
 from imaging.ingest import Ingest, count_inputs, ingest_paths, job_manifest, job_manifest_append
 from imaging.models import IngestJob
 from imaging.choices import IngestSource, QuarantineReason
-from imaging.radiomics import auto_extract_deferred
+from imaging.services.radiomics import auto_extract_deferred
 from radimmuno.jobs import run_job
 
 

@@ -1,0 +1,41 @@
+"""One FilterSet per model, shared by the web lists and the API.
+
+The API viewsets (``analytics.api.views``) use these as ``filterset_class``; a page that filters a list of the same
+rows uses the same class, so a query string means the same thing on the page and in the API. ``patient`` is the
+patient's study ID and ``site`` the site code, as in ``patients``.
+"""
+import django_filters
+
+from patients.choices import TumourType
+
+from .models import ResponseAssessment, TimepointResponse
+from .selectors import worklist
+
+
+class ResponseAssessmentFilterSet(django_filters.FilterSet):
+    patient = django_filters.CharFilter(field_name="patient__study_id")
+    site = django_filters.CharFilter(field_name="patient__site__code")
+    tumour_type = django_filters.ChoiceFilter(field_name="patient__tumour_type", choices=TumourType.choices,
+                                              empty_label="All tumour types")
+    worklist = django_filters.ChoiceFilter(
+        method="filter_worklist", label="Worklist",
+        choices=[("all", "all alerts"), ("awaiting", "iUPD awaiting confirmation"),
+                 ("overdue", "overdue confirmation"), ("hyperprogression", "hyperprogression"),
+                 ("dissociated", "dissociated response")],
+    )
+
+    class Meta:
+        model = ResponseAssessment
+        fields = ["patient", "site", "tumour_type", "status", "recist_bor", "irecist_ibor", "pseudoprogression",
+                  "hyperprogression_any", "dissociated_any", "iupd_awaiting_confirmation"]
+
+    def filter_worklist(self, queryset, name, value):
+        return queryset.filter(pk__in=worklist(kind=None if value == "all" else value).values("pk"))
+
+
+class TimepointResponseFilterSet(django_filters.FilterSet):
+    patient = django_filters.CharFilter(field_name="assessment__patient__study_id", label="Patient (study ID)")
+
+    class Meta:
+        model = TimepointResponse
+        fields = ["patient", "assessment", "criteria", "category"]
