@@ -3,7 +3,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from imaging.models import Lesion, LesionMeasurement, Timepoint
+from imaging import selectors as imaging_selectors
 from patients.choices import ICI_CLASSES
 from patients.models import TreatmentRegimen
 
@@ -37,11 +37,7 @@ def response_document(*, regimen):
     The study ID is the only identifier; nothing from PatientIdentity is read.
     """
     patient = regimen.patient
-    timepoints = list(Timepoint.objects.filter(regimen=regimen).order_by("date"))
-    lesions = {lesion.pk: lesion for lesion in Lesion.objects.filter(patient=patient).select_related("appeared_at")}
-    by_tp = {}
-    for m in LesionMeasurement.objects.filter(timepoint__in=timepoints).order_by():
-        by_tp.setdefault(m.timepoint_id, []).append(m)
+    timepoints, lesions, by_tp = imaging_selectors.regimen_measurements(regimen=regimen)
     baseline = next((tp for tp in timepoints if tp.kind == "baseline"), None)
 
     doc_timepoints = []

@@ -6,7 +6,7 @@ import warnings
 from django.db import transaction
 from django.utils import timezone
 
-from imaging.models import Timepoint
+from imaging import selectors as imaging_selectors
 
 from .compute.response import ENGINE_VERSION, ResponseInputError, evaluate
 from .choices import Criteria
@@ -95,7 +95,7 @@ def _headline(result):
 
 
 def _store_timepoints(assessment, result):
-    timepoints = {tp.date.isoformat(): tp for tp in Timepoint.objects.filter(regimen=assessment.regimen)}
+    timepoints = {tp.date.isoformat(): tp for tp in imaging_selectors.regimen_timepoints(regimen=assessment.regimen)}
     rows = []
     for t in result["timepoints"]:
         timepoint = timepoints.get(t["date"])

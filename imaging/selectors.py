@@ -142,3 +142,21 @@ def patient_scans(*, patient):
         "unfinished": counts.get(JobStatus.PENDING, 0) + counts.get(JobStatus.RUNNING, 0),
     }
     return {"patient": patient, "studies": studies, "radiomics": radiomics}
+
+
+# -- what the response engine reads (analytics builds its input from these, never from imaging's models) --------
+def regimen_timepoints(*, regimen):
+    """The imaging timepoints assessed for ``regimen``, oldest first."""
+    return list(Timepoint.objects.filter(regimen=regimen).order_by("date"))
+
+
+def regimen_measurements(*, regimen):
+    """A regimen's timepoints, the patient's lesions (by pk) and the measurements of those timepoints grouped by
+    timepoint pk: three queries whatever the patient's size."""
+    timepoints = regimen_timepoints(regimen=regimen)
+    lesions = {lesion.pk: lesion for lesion in
+               Lesion.objects.filter(patient_id=regimen.patient_id).select_related("appeared_at")}
+    by_timepoint = {}
+    for m in LesionMeasurement.objects.filter(timepoint__in=timepoints).order_by():
+        by_timepoint.setdefault(m.timepoint_id, []).append(m)
+    return timepoints, lesions, by_timepoint
