@@ -15,6 +15,7 @@ from imaging.compute.volume import read_series_layout
 from imaging.compute.writers import write_ct_series, write_seg
 from imaging.ingest import Ingest
 from imaging.models import IngestJob, LesionMeasurement, Timepoint
+from radimmuno.jobs import Heartbeat
 
 #: Small matrices keep `make run` fast: 16 slices of 128 x 128 at 2.5 x 2.5 x 5 mm (a 320 mm field of view;
 #: fine enough in-plane for the default 0-3 mm peritumoral ring).
@@ -35,11 +36,11 @@ def _lesion_place(label, k, n):
 
 def demo_imaging_create(*, patients, seed=0, progress=None):
     """Write and ingest a CT + SEG for every assessment of ``patients``. Returns the ingest job."""
-    job = IngestJob.objects.create(source=IngestSource.DEMO, label=f"demo imaging for {len(patients)} patient(s)",
-                                   status="running")
+    job = IngestJob.objects.create(source=IngestSource.DEMO, label=f"demo imaging for {len(patients)} patient(s)")
+    job.claim()  # this process runs it: claimed with a token and kept alive by a heartbeat, like any other run
     ingest = Ingest(job)
     done = 0
-    with tempfile.TemporaryDirectory(prefix="radimmuno-demo-") as tmp:
+    with Heartbeat(job), tempfile.TemporaryDirectory(prefix="radimmuno-demo-") as tmp:
         for patient in patients:
             mrn = patient.identity.mrn
             lesions = list(patient.lesions.order_by("label"))
@@ -80,7 +81,7 @@ def demo_imaging_create(*, patients, seed=0, progress=None):
             done += 1
             if progress:
                 progress(done, len(patients))
-    fields = ingest.finish()
+        fields = ingest.finish()
     job.finish(**fields)
     return job
 

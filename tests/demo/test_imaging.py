@@ -16,6 +16,7 @@ def test_seed_demo_generates_imaging_for_the_first_patients():
     call_command("seed_demo", patients=6, seed=5, imaging_patients=1, stdout=io.StringIO())
     job = IngestJob.objects.get(source="demo")
     assert job.status == "done" and not QuarantinedFile.objects.exists()
+    assert job.claim_token and job.claimed_generation == job.generation and job.attempts == 1  # a claimed run
     imaged = Patient.objects.filter(studies__isnull=False).distinct()
     assert imaged.count() == 1
     patient = imaged.get()
