@@ -23,8 +23,11 @@ plt.rcParams.update({"font.size": 9, "svg.fonttype": "none", "axes.spines.top": 
 
 
 def _svg(fig):
+    """The figure as SVG text, byte-identical for identical input: element ids come from a fixed hash salt (not
+    matplotlib's random one) and no creation date is written, so a re-run's figures equal the original's."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    with matplotlib.rc_context({"svg.hashsalt": "radimmuno"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
