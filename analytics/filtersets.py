@@ -7,8 +7,9 @@ patient's study ID and ``site`` the site code, as in ``patients``.
 import django_filters
 
 from patients.choices import TumourType
+from radimmuno.jobs import JobStatus
 
-from .models import ResponseAssessment, TimepointResponse
+from .models import AnalysisRun, ResponseAssessment, TimepointResponse
 from .selectors import worklist
 
 
@@ -39,3 +40,20 @@ class TimepointResponseFilterSet(django_filters.FilterSet):
     class Meta:
         model = TimepointResponse
         fields = ["patient", "assessment", "criteria", "category"]
+
+
+class AnalysisRunFilterSet(django_filters.FilterSet):
+    """Stored survival analyses by status, kind, endpoint, author or the run they re-ran."""
+
+    status = django_filters.ChoiceFilter(choices=JobStatus.choices, empty_label="Any status")
+    kind = django_filters.ChoiceFilter(choices=[("km", "Kaplan–Meier"), ("cox", "Cox PH"),
+                                                ("landmark", "Landmark"), ("cox_tv", "Time-varying irAE Cox")],
+                                       empty_label="Any analysis")
+    endpoint = django_filters.ChoiceFilter(choices=[("os", "OS"), ("pfs_recist", "PFS (RECIST 1.1)"),
+                                                    ("ipfs_irecist", "iPFS (iRECIST)"), ("ttf", "TTF")],
+                                           empty_label="Any endpoint")
+    created_by = django_filters.CharFilter(field_name="created_by__username", label="Created by (username)")
+
+    class Meta:
+        model = AnalysisRun
+        fields = ["status", "kind", "endpoint", "created_by", "rerun_of"]

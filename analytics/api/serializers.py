@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import ResponseAssessment, TimepointResponse
+from ..models import AnalysisRun, ResponseAssessment, TimepointResponse
 
 
 class ResponseDocumentSerializer(serializers.Serializer):
@@ -49,3 +49,47 @@ class TimepointResponseSerializer(serializers.ModelSerializer):
         fields = ["url", "id", "assessment", "patient", "timepoint", "timepoint_date", "timepoint_kind", "criteria",
                   "category", "target_sum_mm", "nadir_prior_mm", "pct_change_from_baseline", "pct_change_from_nadir",
                   "explanation"]
+
+
+class AnalysisRunSerializer(serializers.ModelSerializer):
+    """A stored survival analysis, without its result (the list)."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:analytics:analysis-run-detail")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    rerun_of = serializers.HyperlinkedRelatedField(view_name="api:analytics:analysis-run-detail", read_only=True)
+    n = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnalysisRun
+        fields = ["url", "id", "kind", "endpoint", "status", "error", "spec", "seed", "n", "events", "input_sha256",
+                  "versions", "created_by", "created_at", "enqueued_at", "started_at", "finished_at", "rerun_of"]
+
+    def get_n(self, run) -> int | None:
+        return (run.result or {}).get("n")
+
+    def get_events(self, run) -> int | None:
+        return (run.result or {}).get("events")
+
+
+class AnalysisRunDetailSerializer(AnalysisRunSerializer):
+    """A stored survival analysis with its result, figures (SVG text by name) and the patients analysed."""
+
+    class Meta(AnalysisRunSerializer.Meta):
+        fields = AnalysisRunSerializer.Meta.fields + ["patient_ids", "result", "figures"]
+
+
+class AnalysisRunCreateSerializer(serializers.Serializer):
+    """A spec to run (docs/analytics.md): kind, endpoint, cohort, covariates or group_by, and options."""
+
+    spec = serializers.JSONField()
+
+    def validate_spec(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("The spec must be a JSON object.")
+        return value
+
+
+class AnalysisRunDataChangedSerializer(serializers.Serializer):
+    changed = serializers.BooleanField(allow_null=True)
+    reason = serializers.CharField()

@@ -7,7 +7,7 @@ from imaging import selectors as imaging_selectors
 from patients.choices import ICI_CLASSES
 from patients.models import TreatmentRegimen
 
-from .models import ResponseAssessment
+from ..models import ResponseAssessment
 
 _TARGET_MEASUREMENT = {
     "disappeared": "disappeared",

@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from imaging import selectors as imaging_selectors
 
-from .compute.response import ENGINE_VERSION, ResponseInputError, evaluate
-from .choices import Criteria
-from .models import ResponseAssessment, TimepointResponse
-from .selectors import ici_regimens, response_document
+from ..compute.response import ENGINE_VERSION, ResponseInputError, evaluate
+from ..choices import Criteria
+from ..models import ResponseAssessment, TimepointResponse
+from ..selectors.response import ici_regimens, response_document
 
 
 def response_request(*, patient):

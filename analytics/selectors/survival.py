@@ -1,0 +1,360 @@
+"""The survival analyses' input, read from the database: one ``SubjectRecord`` per patient of a cohort.
+
+``survival_records(spec=...)`` is the only bridge between the database and ``analytics.compute.survival``
+(which never imports Django). It reads the cohort with the patient list's own FilterSet (so ``site``,
+``tumour_type``, ``drug_class`` and ``q`` mean what they mean on the patient list), chooses each patient's
+regimen from ``time_zero``, and takes progression dates, last adequate assessments and response groups from the
+STORED response-engine results (``ResponseAssessment.result``), never recomputing them. Everything is read in a
+fixed number of queries whatever the cohort size (tests pin it). See docs/analytics.md.
+"""
+import datetime as dt
+import hashlib
+import json
+import math
+from collections import defaultdict
+
+from django.db.models import Q
+
+from patients.choices import ICI_CLASSES, BiomarkerValueType, DrugClass, SmokingStatus
+from patients.filtersets import PatientFilterSet
+from patients.models import AdverseEvent, Biomarker, BiomarkerKind, Patient, TreatmentRegimen
+
+from ..compute.survival import RESPONSE_GROUPS, SpecError, SubjectRecord, run
+from ..models import AnalysisRun, ResponseAssessment
+
+#: Covariates read from the patient or the chosen regimen (biomarker kind codes come from the vocabulary).
+PATIENT_COVARIATES = ("age_at_start", "sex", "ecog_baseline", "tumour_type", "stage", "smoking_status",
+                      "line_of_therapy", "drug_class")
+#: Time-point responses that are not an adequate (evaluable) assessment.
+_NOT_EVALUABLE = (None, "", "NE")
+#: The engine's iPFS events that are progression (the others: death, handled from Outcome by the endpoint).
+_IRECIST_PROGRESSION = ("iUPD confirmed as iCPD", "unconfirmed iUPD")
+
+
+def survival_covariate_names():
+    """Every name a spec may use as a covariate or ``group_by`` today: {name: "patient" | "biomarker" |
+    "response"} (biomarker kinds from the vocabulary; one query)."""
+    names = dict.fromkeys(PATIENT_COVARIATES, "patient")
+    names.update(dict.fromkeys(BiomarkerKind.objects.values_list("code", flat=True), "biomarker"))
+    names.update(dict.fromkeys(RESPONSE_GROUPS, "response"))
+    return names
+
+
+def survival_cohort(*, cohort):
+    """The patients a spec's ``cohort`` selects, with the patient list's FilterSet (``PatientFilterSet``).
+
+    ``cohort`` maps a filter name to a value or a list of values; the values of one filter are alternatives
+    (OR), different filters all apply (AND). Raises ``SpecError`` (field ``cohort.<name>``) for an unknown filter
+    or a value the FilterSet refuses. Lazy: the queryset is one query when evaluated.
+    """
+    if cohort is None:
+        cohort = {}
+    if not isinstance(cohort, dict):
+        raise SpecError("cohort", "The cohort must be an object of patient-list filters, e.g. {\"site\": [\"A\"]}.")
+    known = set(PatientFilterSet.base_filters)
+    queryset = Patient.objects.all()
+    for name in sorted(cohort):
+        if name not in known:
+            raise SpecError(f"cohort.{name}", f"Unknown cohort filter {name!r}; the patient list's filters are: "
+                                              f"{', '.join(sorted(known))}.")
+        values = cohort[name]
+        values = values if isinstance(values, (list, tuple)) else [values]
+        values = [v for v in values if v not in (None, "")]
+        if not values:
+            continue
+        alternatives = Q()
+        for value in values:
+            filterset = PatientFilterSet({name: str(value)}, queryset=Patient.objects.all())
+            if not filterset.is_valid():
+                messages = " ".join(str(m) for m in filterset.errors.get(name, filterset.errors.get("__all__", [])))
+                raise SpecError(f"cohort.{name}", f"{value!r} is not a valid {name}: {messages}".strip())
+            alternatives |= Q(pk__in=filterset.qs.values("pk"))
+        queryset = queryset.filter(alternatives)
+    return queryset
+
+
+def _asked_names(spec):
+    names = list(spec.get("covariates") or [])
+    if spec.get("group_by"):
+        names.append(spec["group_by"])
+    return list(dict.fromkeys(names))
+
+
+def _drug_class_value(value):
+    """A drug class by its stored value (``anti_pd1``) or its label (``anti-PD-1``)."""
+    for choice in DrugClass:
+        if str(value).strip().lower() in (choice.value.lower(), choice.label.lower()):
+            return choice.value
+    raise SpecError("time_zero", f"Unknown drug class {value!r}; use one of: "
+                                 f"{', '.join(c.label for c in DrugClass)}.")
+
+
+def _regimen_chooser(time_zero):
+    """A function choosing the time-zero regimen among a patient's regimens (oldest first), from the spec."""
+    time_zero = time_zero or {"regimen": "first_ici"}
+    if "line_of_therapy" in time_zero:
+        line = int(time_zero["line_of_therapy"])
+        return lambda regimens: next((r for r in regimens if r.line_of_therapy == line), None)
+    if "drug_class" in time_zero:
+        wanted = _drug_class_value(time_zero["drug_class"])
+        return lambda regimens: next((r for r in regimens if wanted in _classes(r)), None)
+    if time_zero.get("regimen", "first_ici") == "first_ici":
+        ici = {str(c) for c in ICI_CLASSES}
+        return lambda regimens: next((r for r in regimens if ici & _classes(r)), None)
+    raise SpecError("time_zero", "time_zero is {\"regimen\": \"first_ici\"}, {\"line_of_therapy\": N} or "
+                                 "{\"drug_class\": \"anti-PD-1\"}.")
+
+
+def _classes(regimen):
+    return {a.drug_class for a in regimen.agents.all()}
+
+
+def _date(value):
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _last_evaluable(timepoints, key, *, until=None):
+    """The date of the latest follow-up assessment with an evaluable time-point response under ``key``."""
+    last = None
+    for tp in timepoints:
+        date = _date(tp.get("date"))
+        if tp.get("kind") != "follow-up" or tp.get(key) in _NOT_EVALUABLE or date is None:
+            continue
+        if until is not None and date > until:
+            break
+        last = date if last is None or date > last else last
+    return last
+
+
+def _assessment_fields(assessment, time_zero):
+    """What the records take from one stored, done response assessment (its ``result`` and headline columns)."""
+    result = assessment["result"]
+    timepoints = result.get("timepoints") or []
+    recist_pfs = result.get("recist_pfs") or {}
+    irecist_pfs = result.get("irecist_pfs") or {}
+    progression_recist = (_date(recist_pfs.get("date"))
+                          if recist_pfs.get("event") and recist_pfs.get("event_kind") == "RECIST PD" else None)
+    progression_irecist = (_date(irecist_pfs.get("date"))
+                           if irecist_pfs.get("event") and irecist_pfs.get("event_kind") in _IRECIST_PROGRESSION
+                           else None)
+    first_pd = next((_date(tp["date"]) for tp in timepoints if tp.get("recist_tpr") == "PD"), None)
+
+    groups, dates = {}, {}
+    for name, block in (("recist_bor", result.get("recist_bor")), ("irecist_ibor", result.get("irecist_ibor"))):
+        block = block or {}
+        groups[name] = block.get("value") or None
+        dates[name] = _date(block.get("confirmed_at") or block.get("decided_at")) if groups[name] else None
+
+    dcb = result.get("dcb") or {}
+    groups["dcb"] = {True: "DCB", False: "NDB"}.get(dcb.get("dcb"))
+    if groups["dcb"] == "DCB":
+        dates["dcb"] = time_zero + dt.timedelta(days=math.ceil(dcb.get("threshold_days") or 0))
+    elif groups["dcb"] == "NDB":
+        pfs = irecist_pfs if dcb.get("pfs_used") == "iRECIST" else recist_pfs
+        dates["dcb"] = _date(pfs.get("date"))
+    else:
+        dates["dcb"] = None
+
+    pseudo = result.get("pseudoprogression") or {}
+    groups["pseudoprogression"] = bool(pseudo.get("any"))
+    resolved = [_date(e.get("resolved_at")) for e in pseudo.get("episodes") or []
+                if e.get("outcome") == "reset" and e.get("resolved_at")]
+    dates["pseudoprogression"] = min(resolved) if groups["pseudoprogression"] and resolved else None
+
+    groups["hyperprogression_any"] = bool(assessment["hyperprogression_any"])
+    common = (result.get("hyperprogression") or {}).get("common") or {}
+    first_label = common.get("first_evaluation_label")
+    first_eval = next((_date(tp["date"]) for tp in timepoints if first_label and tp.get("label") == first_label),
+                      next((_date(tp["date"]) for tp in timepoints if tp.get("kind") == "follow-up"), None))
+    dates["hyperprogression_any"] = first_eval if groups["hyperprogression_any"] else None
+
+    return {
+        "progression_recist": progression_recist,
+        "progression_irecist": progression_irecist,
+        "last_adequate_assessment": _last_evaluable(timepoints, "recist_tpr", until=first_pd),
+        "last_adequate_assessment_irecist": _last_evaluable(timepoints, "irecist_tpr"),
+        "assessed": True,
+        "response_groups": groups,
+        "response_group_dates": dates,
+    }
+
+
+_NO_ASSESSMENT = {
+    "progression_recist": None, "progression_irecist": None, "last_adequate_assessment": None,
+    "last_adequate_assessment_irecist": None, "assessed": False,
+    "response_groups": dict.fromkeys(RESPONSE_GROUPS), "response_group_dates": dict.fromkeys(RESPONSE_GROUPS),
+}
+
+
+def _patient_covariate(name, patient, regimen, time_zero):
+    if name == "age_at_start":
+        # Completed years approximated as start year - year of birth: only the year of birth is stored
+        # (full dates of birth live in PatientIdentity, which research code never reads). Off by at most one.
+        return time_zero.year - patient.year_of_birth if patient.year_of_birth and time_zero else None
+    if name == "sex":
+        return patient.sex if patient.sex and patient.sex != "U" else None
+    if name == "ecog_baseline":
+        return patient.ecog_baseline
+    if name == "tumour_type":
+        return patient.tumour_type or None
+    if name == "stage":
+        return patient.stage.strip() or None
+    if name == "smoking_status":
+        return patient.smoking_status if patient.smoking_status != SmokingStatus.UNKNOWN else None
+    if name == "line_of_therapy":
+        return regimen.line_of_therapy if regimen else None
+    if name == "drug_class":
+        # One category per regimen: its agents' classes joined (``anti_ctla4+anti_pd1`` for the combination).
+        return "+".join(sorted(_classes(regimen))) or None if regimen else None
+    raise KeyError(name)
+
+
+def survival_spec_check(spec):
+    """Check what only the database can tell: cohort filters, time zero, covariate names. Returns the known
+    names (``survival_covariate_names``); raises ``SpecError`` naming the field."""
+    known = survival_covariate_names()
+    for field, names in (("covariates", spec.get("covariates") or []),
+                         ("group_by", [spec["group_by"]] if spec.get("group_by") else [])):
+        for name in names:
+            if name not in known:
+                raise SpecError(field, f"Unknown covariate {name!r}. Known: the patient covariates "
+                                       f"({', '.join(PATIENT_COVARIATES)}), the biomarker kind codes "
+                                       f"({', '.join(sorted(n for n, k in known.items() if k == 'biomarker'))}) "
+                                       f"and the response groups ({', '.join(RESPONSE_GROUPS)}).")
+    _regimen_chooser(spec.get("time_zero"))
+    survival_cohort(cohort=spec.get("cohort"))
+    return known
+
+
+def survival_records(*, spec):
+    """One ``SubjectRecord`` per patient of the spec's cohort, ordered by patient pk.
+
+    Time zero is the start of the regimen ``spec["time_zero"]`` chooses (default the first ICI regimen); a patient
+    without one gets ``time_zero=None`` (the analysis excludes and counts them). Covariates are those the spec
+    names (``covariates`` and ``group_by``): patient fields, the chosen regimen's line and drug class, and
+    biomarkers by kind code (the latest MEASURED result on or before time zero; numeric kinds as floats,
+    categorical ones as their category; predicted values are not data). Response groups and the progression
+    dates come from the regimen's stored, done response assessment. ``irae_onsets`` are the patient's irAEs with
+    onset on or after time zero. Seven queries whatever the cohort size.
+
+    Raises ``SpecError`` for a cohort filter, a time zero or a covariate name the database does not know.
+    """
+    known = survival_spec_check(spec)
+    asked = _asked_names(spec)
+    patient_names = [n for n in asked if known[n] == "patient"]
+    biomarker_codes = [n for n in asked if known[n] == "biomarker"]
+    choose = _regimen_chooser(spec.get("time_zero"))
+    cohort = survival_cohort(cohort=spec.get("cohort"))
+    cohort_pks = cohort.values("pk")
+
+    patients = list(Patient.objects.filter(pk__in=cohort_pks).select_related("outcome").order_by("pk"))
+    regimens = defaultdict(list)
+    for regimen in (TreatmentRegimen.objects.filter(patient__in=cohort_pks).prefetch_related("agents")
+                    .order_by("start_date", "line_of_therapy", "pk")):
+        regimens[regimen.patient_id].append(regimen)
+    biomarkers = defaultdict(list)
+    value_types = {}
+    for row in (Biomarker.objects.filter(patient__in=cohort_pks, kind__code__in=biomarker_codes, source="measured")
+                .order_by("measured_on", "pk")
+                .values_list("patient_id", "kind__code", "kind__value_type", "measured_on", "value_numeric",
+                             "value_category")):
+        biomarkers[row[0]].append(row[1:])
+        value_types[row[1]] = row[2]
+    assessments = {a["regimen_id"]: a for a in ResponseAssessment.objects.filter(
+        patient__in=cohort_pks, status="done", result__isnull=False).values("regimen_id", "result",
+                                                                             "hyperprogression_any")}
+    adverse_events = defaultdict(list)
+    for patient_id, term, grade, onset in (AdverseEvent.objects.filter(patient__in=cohort_pks)
+                                           .order_by("onset_date", "term", "pk")
+                                           .values_list("patient_id", "term", "grade", "onset_date")):
+        adverse_events[patient_id].append((term, grade, onset))
+
+    records = []
+    for patient in patients:
+        regimen = choose(regimens.get(patient.pk, []))
+        time_zero = regimen.start_date if regimen else None
+        outcome = patient.outcome if _has_outcome(patient) else None
+        covariates = {name: _patient_covariate(name, patient, regimen, time_zero) if time_zero else None
+                      for name in patient_names}
+        for code in biomarker_codes:
+            covariates[code] = None
+        for code, value_type, measured_on, numeric, category in biomarkers.get(patient.pk, []):
+            if time_zero is not None and measured_on <= time_zero:  # ordered by date: the latest wins
+                if value_type == BiomarkerValueType.NUMERIC:
+                    covariates[code] = float(numeric) if numeric is not None else None
+                else:
+                    covariates[code] = category or None
+        assessment = assessments.get(regimen.pk) if regimen else None
+        fields = _assessment_fields(assessment, time_zero) if assessment else _NO_ASSESSMENT
+        records.append(SubjectRecord(
+            patient_id=patient.pk,
+            time_zero=time_zero,
+            regimen_end=regimen.end_date if regimen else None,
+            regimen_end_reason=regimen.end_reason if regimen else "",
+            death_date=outcome.death_date if outcome else None,
+            last_contact=outcome.last_contact_date if outcome else None,
+            covariates=covariates,
+            irae_onsets=tuple(ae for ae in adverse_events.get(patient.pk, [])
+                              if time_zero is not None and ae[2] >= time_zero),
+            **{**fields, "response_groups": dict(fields["response_groups"]),
+               "response_group_dates": dict(fields["response_group_dates"])},
+        ))
+    return records
+
+
+def _has_outcome(patient):
+    try:
+        patient.outcome  # noqa: B018 - select_related filled the cache: no query
+    except Patient.outcome.RelatedObjectDoesNotExist:
+        return False
+    return True
+
+
+def records_sha256(records):
+    """SHA-256 of the records as the database gave them (order, dates and values): equal hashes, equal input."""
+    def default(value):
+        if isinstance(value, (dt.date, dt.datetime)):
+            return value.isoformat()
+        return str(value)
+
+    rows = [{
+        "patient_id": r.patient_id, "time_zero": r.time_zero, "regimen_end": r.regimen_end,
+        "regimen_end_reason": r.regimen_end_reason, "death_date": r.death_date, "last_contact": r.last_contact,
+        "progression_recist": r.progression_recist, "progression_irecist": r.progression_irecist,
+        "last_adequate_assessment": r.last_adequate_assessment,
+        "last_adequate_assessment_irecist": r.last_adequate_assessment_irecist, "assessed": r.assessed,
+        "covariates": dict(r.covariates), "response_groups": dict(r.response_groups),
+        "response_group_dates": dict(r.response_group_dates), "irae_onsets": [list(a) for a in r.irae_onsets],
+    } for r in records]
+    text = json.dumps(rows, sort_keys=True, default=default, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def analysis_runs():
+    """Stored analysis runs, newest first (the API list and, later, the page's)."""
+    return AnalysisRun.objects.select_related("created_by", "rerun_of").order_by("-created_at", "-pk")
+
+
+def analysis_run_data_changed(run_row):
+    """Whether the database now gives the run a different input: ``{"changed", "reason"}``.
+
+    Re-derives the records from the run's spec. The same records (``records_sha256``) mean the same input; when
+    they differ, the analysis itself is re-derived and its table's ``input_sha256`` compared, so an edit that does
+    not touch the analysed table (e.g. an irAE in an OS Cox model without irAEs) does not count as a change.
+    ``changed`` is None for a run that never finished.
+    """
+    if run_row.status != "done" or not run_row.records_sha256:
+        return {"changed": None, "reason": "The run has no result to compare with."}
+    try:
+        records = survival_records(spec=run_row.spec)
+    except SpecError as exc:
+        return {"changed": True, "reason": f"The spec no longer fits the data ({exc.field}: {exc.message})."}
+    if records_sha256(records) == run_row.records_sha256:
+        return {"changed": False, "reason": "The data the run read are unchanged."}
+    try:
+        result = run(run_row.spec, records)
+    except ValueError as exc:  # SpecError / AnalysisError: the data changed so much that it no longer runs
+        return {"changed": True, "reason": f"The data changed since the run; it no longer runs: {exc}"}
+    if result.get("input_sha256") == run_row.input_sha256:
+        return {"changed": False, "reason": "The database changed, but not the table this analysis uses."}
+    return {"changed": True, "reason": "The data changed since this run: re-run it for current numbers."}
