@@ -1,11 +1,16 @@
 """Reads of the imaging app for pages, the API and radiomics: rows here, stored files through ``imaging.storage``."""
-from django.db.models import Count, Prefetch
+import difflib
+
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.fields.json import KeyTransform
 
 from radimmuno.jobs import JobStatus
 
 from . import storage
-from .choices import QuarantineStatus
+from .choices import LesionRole, QuarantineStatus, TimepointKind
 from .models import (
+    LESION_REGION,
+    ExtractionProfile,
     FeatureSet,
     IngestJob,
     Lesion,
@@ -160,3 +165,55 @@ def regimen_measurements(*, regimen):
     for m in LesionMeasurement.objects.filter(timepoint__in=timepoints).order_by():
         by_timepoint.setdefault(m.timepoint_id, []).append(m)
     return timepoints, lesions, by_timepoint
+
+
+# -- what the survival analyses read: radiomic features as covariates (analytics.selectors.survival) -----------
+def radiomic_feature_lookup(*, profile, feature):
+    """Whether ``feature`` is a feature that the latest version of profile ``profile`` extracted.
+
+    Returns ``{"version": int | None, "known": bool, "close": [names]}``: ``version`` is the profile's latest
+    version (None when no profile has that name); ``known`` means at least one done ``lesion``-region feature set
+    of that version holds the feature; ``close`` offers similar feature names when it is not known (from one done
+    feature set). At most three queries, whatever the number of feature sets.
+    """
+
+
+    version = (ExtractionProfile.objects.filter(name=profile).order_by("-version")
+               .values_list("version", flat=True).first())
+    if version is None:
+        return {"version": None, "known": False, "close": []}
+    done = FeatureSet.objects.filter(profile__name=profile, profile__version=version, region=LESION_REGION,
+                                     status=JobStatus.DONE)
+    if done.filter(features__has_key=feature).exists():
+        return {"version": version, "known": True, "close": []}
+    some = done.order_by("pk").values_list("features", flat=True).first() or {}
+    return {"version": version, "known": False, "close": difflib.get_close_matches(feature, list(some), n=3)}
+
+
+def baseline_target_feature_values(*, patients, profile, feature):
+    """One feature of profile ``profile``'s latest version on each patient's baseline target lesions.
+
+    ``patients`` is a list (or a queryset) of patient pks. Only feature sets of region ``lesion`` on segments
+    mapped to a TARGET lesion, in a study attached to a timepoint of kind BASELINE, count. Returns
+    ``{patient_pk: [(timepoint_date, lesion_pk, segment_pk, status, value), ...]}`` ordered by timepoint date,
+    lesion and segment, every status included (the caller decides what an unfinished set means); ``value`` is the
+    stored value (None when the set does not hold the feature). One query (the latest version is a subquery).
+    """
+
+
+    latest = (ExtractionProfile.objects.filter(name=OuterRef("profile__name")).order_by("-version")
+              .values("version")[:1])
+    study = "segment__segmentation__image_series__study"
+    rows = (FeatureSet.objects
+            .filter(**{f"{study}__patient__in": patients, f"{study}__timepoint__kind": TimepointKind.BASELINE,
+                       "segment__lesion__role": LesionRole.TARGET, "profile__name": profile,
+                       "region": LESION_REGION})
+            .filter(profile__version=Subquery(latest))
+            .annotate(value=KeyTransform(feature, "features"))
+            .order_by(f"{study}__patient_id", f"{study}__timepoint__date", "segment__lesion_id", "segment_id")
+            .values_list(f"{study}__patient_id", f"{study}__timepoint__date", "segment__lesion_id", "segment_id",
+                         "status", "value"))
+    values = {}
+    for patient_pk, *row in rows:
+        values.setdefault(patient_pk, []).append(tuple(row))
+    return values

@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from django.db.models import Q
 
+from imaging import selectors as imaging_selectors
 from patients.choices import ICI_CLASSES, BiomarkerValueType, DrugClass, SmokingStatus
 from patients.filtersets import PatientFilterSet
 from patients.models import AdverseEvent, Biomarker, BiomarkerKind, Patient, TreatmentRegimen
@@ -29,15 +30,98 @@ PATIENT_COVARIATES = ("age_at_start", "sex", "ecog_baseline", "tumour_type", "st
 _NOT_EVALUABLE = (None, "", "NE")
 #: The engine's iPFS events that are progression (the others: death, handled from Outcome by the endpoint).
 _IRECIST_PROGRESSION = ("iUPD confirmed as iCPD", "unconfirmed iUPD")
+#: A radiomic covariate: ``radiomics:<profile>:<feature>[:<aggregation>]`` (docs/analytics.md, "Radiomic features").
+RADIOMICS_PREFIX = "radiomics:"
+RADIOMICS_HINT = "radiomics:<profile>:<feature>"
+RADIOMICS_AGGREGATIONS = ("sum", "mean", "min", "max")
+#: Features summed over the target lesions by default (a total tumour volume); every other feature is averaged.
+_SUMMED_SUFFIXES = ("_VoxelVolume", "_MeshVolume")
 
 
 def survival_covariate_names():
     """Every name a spec may use as a covariate or ``group_by`` today: {name: "patient" | "biomarker" |
-    "response"} (biomarker kinds from the vocabulary; one query)."""
+    "response" | "radiomics"} (biomarker kinds from the vocabulary; one query). Radiomic features are too many to
+    list: one hint entry, ``"radiomics:<profile>:<feature>"`` (kind "radiomics"), stands for all of them
+    (``radiomic_covariate`` parses and checks a real name)."""
     names = dict.fromkeys(PATIENT_COVARIATES, "patient")
     names.update(dict.fromkeys(BiomarkerKind.objects.values_list("code", flat=True), "biomarker"))
     names.update(dict.fromkeys(RESPONSE_GROUPS, "response"))
+    names[RADIOMICS_HINT] = "radiomics"
     return names
+
+
+def is_radiomic(name):
+    return isinstance(name, str) and name.startswith(RADIOMICS_PREFIX)
+
+
+def _radiomic_parts(field, name):
+    """``(profile, feature, aggregation)`` of a radiomic covariate name, or SpecError for a malformed one."""
+    parts = name[len(RADIOMICS_PREFIX):].split(":")
+    if len(parts) not in (2, 3) or not all(p.strip() for p in parts):
+        raise SpecError(field, f"{name!r} is not a radiomic covariate name: use radiomics:<profile>:<feature> "
+                               f"or radiomics:<profile>:<feature>:<aggregation> "
+                               f"(e.g. radiomics:ct-default:original_shape_VoxelVolume).")
+    profile, feature = parts[0].strip(), parts[1].strip()
+    if len(parts) == 3:
+        aggregation = parts[2].strip()
+        if aggregation not in RADIOMICS_AGGREGATIONS:
+            raise SpecError(field, f"{name!r}: unknown aggregation {aggregation!r}; use one of "
+                                   f"{', '.join(RADIOMICS_AGGREGATIONS)} (or none: sum for *_VoxelVolume and "
+                                   f"*_MeshVolume, mean otherwise).")
+    else:
+        aggregation = "sum" if feature.endswith(_SUMMED_SUFFIXES) else "mean"
+    return profile, feature, aggregation
+
+
+def radiomic_covariate(name, *, field="covariates"):
+    """A radiomic covariate name checked against the database: ``{"profile", "version", "feature",
+    "aggregation"}`` (``version``: the profile's latest version, the only one whose features are used).
+
+    Raises ``SpecError`` (``field``) for a malformed name, an unknown profile, or a feature that no done feature
+    set of the profile's latest version holds. At most three queries.
+    """
+    profile, feature, aggregation = _radiomic_parts(field, name)
+    found = imaging_selectors.radiomic_feature_lookup(profile=profile, feature=feature)
+    if found["version"] is None:
+        raise SpecError(field, f"{name!r}: there is no radiomics extraction profile named {profile!r} "
+                               f"(profiles are listed in the admin; e.g. ct-default, mr-default, pet-default).")
+    if not found["known"]:
+        close = f" Did you mean {', '.join(found['close'])}?" if found["close"] else ""
+        raise SpecError(field, f"{name!r}: no finished feature set of profile {profile} v{found['version']} (its "
+                               f"latest version) holds a feature {feature!r}. Features use pyradiomics' names, "
+                               f"e.g. original_shape_VoxelVolume.{close}")
+    return {"profile": profile, "version": found["version"], "feature": feature, "aggregation": aggregation}
+
+
+def _radiomic_value(rows, time_zero, aggregation):
+    """A patient's radiomic covariate from ``baseline_target_feature_values`` rows (see docs/analytics.md).
+
+    The baseline is the patient's latest timepoint of kind baseline dated on or before time zero. On it, each
+    target lesion gives one value: that of its newest segment (highest pk). Any such set not done, or without a
+    finite number for the feature, makes the value missing (never a partial sum); no set at all: missing.
+    """
+    if time_zero is None:
+        return None
+    dates = [row[0] for row in rows if row[0] is not None and row[0] <= time_zero]
+    if not dates:
+        return None
+    baseline = max(dates)
+    by_lesion = {}
+    for date, lesion_pk, segment_pk, status, value in rows:  # ordered by segment: the newest segment wins
+        if date == baseline:
+            by_lesion[lesion_pk] = (status, value)
+    values = []
+    for status, value in by_lesion.values():
+        if status != "done" or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not math.isfinite(value):
+            return None
+        values.append(float(value))
+    if aggregation == "sum":
+        return math.fsum(values)
+    if aggregation == "mean":
+        return math.fsum(values) / len(values)
+    return min(values) if aggregation == "min" else max(values)
 
 
 def survival_cohort(*, cohort):
@@ -211,16 +295,22 @@ def _patient_covariate(name, patient, regimen, time_zero):
 
 def survival_spec_check(spec):
     """Check what only the database can tell: cohort filters, time zero, covariate names. Returns the known
-    names (``survival_covariate_names``); raises ``SpecError`` naming the field."""
+    names (``survival_covariate_names`` without the radiomics hint; each radiomic name the spec uses maps to its
+    ``radiomic_covariate``); raises ``SpecError`` naming the field."""
     known = survival_covariate_names()
+    known.pop(RADIOMICS_HINT)
     for field, names in (("covariates", spec.get("covariates") or []),
                          ("group_by", [spec["group_by"]] if spec.get("group_by") else [])):
         for name in names:
-            if name not in known:
+            if is_radiomic(name):
+                known[name] = radiomic_covariate(name, field=field)
+            elif name not in known:
                 raise SpecError(field, f"Unknown covariate {name!r}. Known: the patient covariates "
                                        f"({', '.join(PATIENT_COVARIATES)}), the biomarker kind codes "
-                                       f"({', '.join(sorted(n for n, k in known.items() if k == 'biomarker'))}) "
-                                       f"and the response groups ({', '.join(RESPONSE_GROUPS)}).")
+                                       f"({', '.join(sorted(n for n, k in known.items() if k == 'biomarker'))}), "
+                                       f"the response groups ({', '.join(RESPONSE_GROUPS)}) and radiomic "
+                                       f"features ({RADIOMICS_HINT}, e.g. "
+                                       f"radiomics:ct-default:original_shape_VoxelVolume).")
     _regimen_chooser(spec.get("time_zero"))
     survival_cohort(cohort=spec.get("cohort"))
     return known
@@ -235,7 +325,9 @@ def survival_records(*, spec):
     biomarkers by kind code (the latest MEASURED result on or before time zero; numeric kinds as floats,
     categorical ones as their category; predicted values are not data). Response groups and the progression
     dates come from the regimen's stored, done response assessment. ``irae_onsets`` are the patient's irAEs with
-    onset on or after time zero. Seven queries whatever the cohort size.
+    onset on or after time zero. A radiomic covariate (``radiomics:<profile>:<feature>[:<aggregation>]``) is the
+    feature of the profile's latest version on the baseline target lesions, aggregated (``_radiomic_value``).
+    Seven queries whatever the cohort size, plus three per radiomic covariate (two to check it, one to read it).
 
     Raises ``SpecError`` for a cohort filter, a time zero or a covariate name the database does not know.
     """
@@ -243,6 +335,7 @@ def survival_records(*, spec):
     asked = _asked_names(spec)
     patient_names = [n for n in asked if known[n] == "patient"]
     biomarker_codes = [n for n in asked if known[n] == "biomarker"]
+    radiomic = {n: known[n] for n in asked if is_radiomic(n)}
     choose = _regimen_chooser(spec.get("time_zero"))
     cohort = survival_cohort(cohort=spec.get("cohort"))
     cohort_pks = cohort.values("pk")
@@ -268,6 +361,8 @@ def survival_records(*, spec):
                                            .order_by("onset_date", "term", "pk")
                                            .values_list("patient_id", "term", "grade", "onset_date")):
         adverse_events[patient_id].append((term, grade, onset))
+    radiomic_rows = {name: imaging_selectors.baseline_target_feature_values(
+        patients=cohort_pks, profile=r["profile"], feature=r["feature"]) for name, r in radiomic.items()}
 
     records = []
     for patient in patients:
@@ -284,6 +379,8 @@ def survival_records(*, spec):
                     covariates[code] = float(numeric) if numeric is not None else None
                 else:
                     covariates[code] = category or None
+        for name, r in radiomic.items():
+            covariates[name] = _radiomic_value(radiomic_rows[name].get(patient.pk, []), time_zero, r["aggregation"])
         assessment = assessments.get(regimen.pk) if regimen else None
         fields = _assessment_fields(assessment, time_zero) if assessment else _NO_ASSESSMENT
         records.append(SubjectRecord(
