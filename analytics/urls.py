@@ -6,5 +6,8 @@ app_name = "analytics"
 urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("cohort/", views.cohort, name="cohort"),
+    path("analyses/", views.analyses, name="analyses"),
+    path("analyses/<int:pk>/", views.analysis_run, name="analysis-run"),
+    path("analyses/<int:pk>/rerun/", views.analysis_run_rerun, name="analysis-run-rerun"),
     path("patients/<int:pk>/response/", views.patient_response, name="patient-response"),
 ]

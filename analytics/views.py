@@ -1,18 +1,22 @@
+import json
+
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from patients.choices import TumourType
 from patients.models import Patient, Site
 from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
-from . import selectors
-from .filtersets import ResponseAssessmentFilterSet
+from . import selectors, services
 from .compute import plots
+from .filtersets import ResponseAssessmentFilterSet
+from .forms import AnalysisRunForm
 from .models import ResponseAssessment
 
 WORKLIST_KINDS = [("", "All alerts"), ("awaiting", "iUPD awaiting confirmation"), ("overdue", "Overdue confirmation"),
@@ -105,3 +109,93 @@ def cohort(request):
         "sites": Site.objects.all(), "tumour_types": TumourType.choices,
     }
     return render(request, "analytics/cohort.html", context)
+
+
+# -- survival analyses: the list and the new-analysis form, a run's status (polled) and its report -----------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def analyses(request):
+    """Stored analyses, newest first, and the form for a new one (POST: ``analysis_run_create``; a spec error is
+    shown on the field it names; success goes to the run's page)."""
+    covariate_names = selectors.survival_covariate_names()
+    form = AnalysisRunForm(request.POST or None, covariate_names=covariate_names)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.analysis_run_create(spec=form.spec(), user=request.user)
+        except ValidationError as exc:
+            form.add_spec_errors(exc)
+        else:
+            return redirect("analytics:analysis-run", pk=run.pk)
+    # the list needs n and events from the result, never the figures or the patient pks
+    runs = selectors.analysis_runs().defer("figures", "patient_ids")
+    page = Paginator(runs, 25).get_page(request.GET.get("page"))
+    context = {"form": form, "runs": page, "page": page}
+    return render(request, "analytics/analyses.html", context)
+
+
+def _num(value, digits=3):
+    """A number as a researcher reads it (3 significant digits); "NA" for a value not reached / not estimable."""
+    if value is None:
+        return "NA"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def _report(result):
+    """The result's tables, formatted for the page (the numbers are the stored result's, nothing recomputed)."""
+    times = [row["time"] for row in (result.get("groups") or [{}])[0].get("survival", [])]
+    groups = [{
+        "group": g["group"], "n": g["n"], "events": g["events"], "median": _num(g.get("median")),
+        "median_ci": f"{_num(g.get('median_lower'))}–{_num(g.get('median_upper'))}",
+        "survival": [f"{s['s']:.3f} ({s['lower']:.3f}–{s['upper']:.3f})" if s.get("s") is not None else "NA"
+                     for s in g.get("survival", [])],
+    } for g in result.get("groups") or []]
+    terms = [{"term": t["term"], "coef": _num(t.get("coef")), "se": _num(t.get("se")), "hr": _num(t.get("hr")),
+              "hr_ci": f"{_num(t.get('hr_lower'))}–{_num(t.get('hr_upper'))}", "p": _num(t.get("p"))}
+             for t in result.get("terms") or []]
+    ph_test = [{"term": r["term"], "statistic": _num(r.get("statistic")), "p": _num(r.get("p")),
+                "violated": r.get("violated")} for r in result.get("ph_test") or []]
+    logrank = result.get("logrank")
+    return {
+        "times": times, "groups": groups, "terms": terms, "ph_test": ph_test,
+        "ph_violated": any(r["violated"] for r in ph_test),
+        "concordance": _num(result["concordance"]) if result.get("concordance") is not None else None,
+        "logrank": {"statistic": _num(logrank.get("statistic")), "df": logrank.get("df"),
+                    "p": _num(logrank.get("p"))} if logrank else None,
+        "reference": result.get("reference") or {},
+        "excluded": sorted((result.get("excluded") or {}).items()),
+        "warnings": result.get("warnings") or [],
+    }
+
+
+def _run_or_404(pk):
+    run = selectors.analysis_runs().filter(pk=pk).first()
+    if run is None:
+        raise Http404("No such analysis.")
+    return run
+
+
+@login_required
+@require_GET
+def analysis_run(request, pk):
+    """One run: its status row while pending/running (the fragment polls itself every 2 s), then its report."""
+    run = _run_or_404(pk)
+    result = run.result or {}
+    context = {
+        "run": run, "result": result, "figures": run.figures or {},
+        "spec_json": json.dumps(run.spec, indent=2, ensure_ascii=False, sort_keys=True),
+        "data_changed": selectors.analysis_run_data_changed(run) if run.status == "done" else None,
+        "report": _report(result) if run.status == "done" and result else None,
+        "reruns": list(run.reruns.order_by("-created_at", "-pk").values_list("pk", flat=True)[:10]),
+    }
+    return render_page(request, "analytics/analysis_run.html", "analytics/partials/analysis_run_status.html",
+                       context)
+
+
+@login_required
+@require_POST
+def analysis_run_rerun(request, pk):
+    """Re-run the stored spec (``analysis_run_rerun``) and go to the new run."""
+    new = services.analysis_run_rerun(_run_or_404(pk), user=request.user)
+    return redirect("analytics:analysis-run", pk=new.pk)
