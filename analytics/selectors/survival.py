@@ -21,7 +21,8 @@ from patients.filtersets import PatientFilterSet
 from patients.models import AdverseEvent, Biomarker, BiomarkerKind, Patient, TreatmentRegimen
 
 from ..compute.survival import RESPONSE_GROUPS, SpecError, SubjectRecord, run
-from ..models import AnalysisRun, ResponseAssessment
+from ..choices import Criteria
+from ..models import AnalysisRun, ResponseAssessment, TimepointResponse
 
 #: Covariates read from the patient or the chosen regimen (biomarker kind codes come from the vocabulary).
 PATIENT_COVARIATES = ("age_at_start", "sex", "ecog_baseline", "tumour_type", "stage", "smoking_status",
@@ -30,6 +31,11 @@ PATIENT_COVARIATES = ("age_at_start", "sex", "ecog_baseline", "tumour_type", "st
 _NOT_EVALUABLE = (None, "", "NE")
 #: The engine's iPFS events that are progression (the others: death, handled from Outcome by the endpoint).
 _IRECIST_PROGRESSION = ("iUPD confirmed as iCPD", "unconfirmed iUPD")
+# What the records read of a stored engine result (the whole document, lesions included, is ~1 ms of JSON per
+# patient); the time points' categories come from the TimepointResponse rows stored with it.
+_RESULT_BLOCKS = ("recist_pfs", "irecist_pfs", "recist_bor", "irecist_ibor", "dcb", "pseudoprogression",
+                  "hyperprogression__common")
+_ENGINE_KIND = {"unscheduled": "follow-up"}  # as analytics.selectors.response_document labels them
 #: A radiomic covariate: ``radiomics:<profile>:<feature>[:<aggregation>]`` (docs/analytics.md, "Radiomic features").
 RADIOMICS_PREFIX = "radiomics:"
 RADIOMICS_HINT = "radiomics:<profile>:<feature>"
@@ -190,7 +196,7 @@ def _regimen_chooser(time_zero):
 
 
 def _classes(regimen):
-    return {a.drug_class for a in regimen.agents.all()}
+    return regimen.drug_classes  # set by survival_records from one query of the regimen-agent table
 
 
 def _date(value):
@@ -246,7 +252,7 @@ def _assessment_fields(assessment, time_zero):
     dates["pseudoprogression"] = min(resolved) if groups["pseudoprogression"] and resolved else None
 
     groups["hyperprogression_any"] = bool(assessment["hyperprogression_any"])
-    common = (result.get("hyperprogression") or {}).get("common") or {}
+    common = result.get("hyperprogression__common") or (result.get("hyperprogression") or {}).get("common") or {}
     first_label = common.get("first_evaluation_label")
     first_eval = next((_date(tp["date"]) for tp in timepoints if first_label and tp.get("label") == first_label),
                       next((_date(tp["date"]) for tp in timepoints if tp.get("kind") == "follow-up"), None))
@@ -341,9 +347,16 @@ def survival_records(*, spec):
     cohort_pks = cohort.values("pk")
 
     patients = list(Patient.objects.filter(pk__in=cohort_pks).select_related("outcome").order_by("pk"))
+    classes = defaultdict(set)
+    for regimen_id, drug_class in (TreatmentRegimen.agents.through.objects
+                                   .filter(treatmentregimen__patient__in=cohort_pks)
+                                   .values_list("treatmentregimen_id", "drug__drug_class")):
+        classes[regimen_id].add(drug_class)
     regimens = defaultdict(list)
-    for regimen in (TreatmentRegimen.objects.filter(patient__in=cohort_pks).prefetch_related("agents")
+    for regimen in (TreatmentRegimen.objects.filter(patient__in=cohort_pks)
+                    .only("pk", "patient_id", "start_date", "end_date", "end_reason", "line_of_therapy")
                     .order_by("start_date", "line_of_therapy", "pk")):
+        regimen.drug_classes = classes[regimen.pk]
         regimens[regimen.patient_id].append(regimen)
     biomarkers = defaultdict(list)
     value_types = {}
@@ -353,9 +366,26 @@ def survival_records(*, spec):
                              "value_category")):
         biomarkers[row[0]].append(row[1:])
         value_types[row[1]] = row[2]
-    assessments = {a["regimen_id"]: a for a in ResponseAssessment.objects.filter(
-        patient__in=cohort_pks, status="done", result__isnull=False).values("regimen_id", "result",
-                                                                             "hyperprogression_any")}
+    assessments = {}
+    for row in ResponseAssessment.objects.filter(patient__in=cohort_pks, status="done", result__isnull=False).values(
+            "pk", "regimen_id", "hyperprogression_any", *(f"result__{block}" for block in _RESULT_BLOCKS)):
+        row["result"] = {block: row.pop(f"result__{block}") for block in _RESULT_BLOCKS}
+        row["result"]["timepoints"] = []
+        assessments[row["regimen_id"]] = row
+    by_pk = {a["pk"]: a for a in assessments.values()}
+    for assessment_id, date, kind, criteria, category in (
+            TimepointResponse.objects.filter(assessment__patient__in=cohort_pks, assessment__status="done")
+            .order_by("assessment_id", "timepoint__date", "criteria")
+            .values_list("assessment_id", "timepoint__date", "timepoint__kind", "criteria", "category")):
+        assessment = by_pk.get(assessment_id)
+        if assessment is None:
+            continue
+        timepoints = assessment["result"]["timepoints"]
+        label = date.isoformat()
+        if not timepoints or timepoints[-1]["date"] != label:
+            timepoints.append({"date": label, "label": label, "kind": _ENGINE_KIND.get(kind, kind),
+                               "recist_tpr": None, "irecist_tpr": None})
+        timepoints[-1]["recist_tpr" if criteria == Criteria.RECIST else "irecist_tpr"] = category or None
     adverse_events = defaultdict(list)
     for patient_id, term, grade, onset in (AdverseEvent.objects.filter(patient__in=cohort_pks)
                                            .order_by("onset_date", "term", "pk")
