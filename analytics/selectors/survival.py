@@ -333,7 +333,8 @@ def survival_records(*, spec):
     dates come from the regimen's stored, done response assessment. ``irae_onsets`` are the patient's irAEs with
     onset on or after time zero. A radiomic covariate (``radiomics:<profile>:<feature>[:<aggregation>]``) is the
     feature of the profile's latest version on the baseline target lesions, aggregated (``_radiomic_value``).
-    Seven queries whatever the cohort size, plus three per radiomic covariate (two to check it, one to read it).
+    A fixed number of queries whatever the cohort size (ten for the pinned test's spec, checks included), plus
+    three per radiomic covariate (two to check it, one to read it).
 
     Raises ``SpecError`` for a cohort filter, a time zero or a covariate name the database does not know.
     """
