@@ -5,8 +5,6 @@ database for its cohort filters, time zero and covariate names), so a researcher
 ``ValidationError`` naming the field, never a failed job. A run that fails on the data (too few events, a
 covariate with one level, no convergence) ends ``failed`` with the analysis's own readable message.
 """
-from collections import Counter
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,10 +12,8 @@ from django.db import transaction
 from radimmuno.jobs import JobFailed, run_job
 
 from ..compute.survival import (
-    RESPONSE_GROUPS,
     AnalysisError,
     SpecError,
-    derive_endpoint,
     forest_plot_svg,
     km_plot_svg,
     run,
@@ -39,14 +35,19 @@ def _spec_checked(spec):
     return normalised
 
 
+def _run_row(spec, *, user=None, rerun_of=None):
+    """A new pending run of the checked, normalised spec."""
+    normalised = _spec_checked(spec)
+    return AnalysisRun.objects.create(
+        spec=normalised, kind=normalised.get("kind", ""), endpoint=normalised.get("endpoint", ""),
+        seed=normalised.get("seed", 0) or 0, created_by=user if user and user.is_authenticated else None,
+        rerun_of=rerun_of)
+
+
 def analysis_run_create(*, spec, user=None, rerun_of=None):
     """Validate the spec, store the run (pending) and enqueue its computation after commit."""
-    normalised = _spec_checked(spec)
     with transaction.atomic():
-        run_row = AnalysisRun.objects.create(
-            spec=normalised, kind=normalised.get("kind", ""), endpoint=normalised.get("endpoint", ""),
-            seed=normalised.get("seed", 0) or 0, created_by=user if user and user.is_authenticated else None,
-            rerun_of=rerun_of)
+        run_row = _run_row(spec, user=user, rerun_of=rerun_of)
         run_row.enqueue()
     return run_row
 
@@ -58,10 +59,7 @@ def analysis_run_rerun(run_row, *, user=None):
 
 def analysis_run_now(*, spec, user=None):
     """Store a run of the spec and compute it in this process (``manage.py run_analysis``); the refreshed row."""
-    normalised = _spec_checked(spec)
-    run_row = AnalysisRun.objects.create(
-        spec=normalised, kind=normalised.get("kind", ""), endpoint=normalised.get("endpoint", ""),
-        seed=normalised.get("seed", 0) or 0, created_by=user)
+    run_row = _run_row(spec, user=user)
     run_job(AnalysisRun, run_row.pk, analysis_run_execute)
     run_row.refresh_from_db()
     return run_row
@@ -80,6 +78,7 @@ def analysis_run_execute(run_row):
         raise JobFailed(f"{exc.field}: {exc.message}") from None
     except AnalysisError as exc:
         raise JobFailed(exc.message) from None
+    patient_ids = result.pop("patient_ids")
     figures = {}
     if result.get("groups"):
         figures["km"] = km_plot_svg(result)
@@ -87,45 +86,9 @@ def analysis_run_execute(run_row):
         figures["forest"] = forest_plot_svg(result)
     return {
         "result": result,
-        "patient_ids": _analysed_ids(run_row.spec, result, records),
+        "patient_ids": patient_ids,
         "input_sha256": result.get("input_sha256", ""),
         "records_sha256": records_sha256(records),
         "versions": result.get("versions") or {},
         "figures": figures,
     }
-
-
-def _analysed_ids(spec, result, records):
-    """The patients of the analysed table (``result["n"]`` of them).
-
-    The result's own ``patient_ids`` when it gives them; else the same steps as ``compute.survival.run``: the
-    endpoint's rows, those event-free past the landmark (landmark analyses), then complete cases of the
-    covariates (response groups as known at the landmark).
-    """
-    if result.get("patient_ids") is not None:
-        return sorted(int(i) for i in result["patient_ids"])
-    from ..compute.survival.covariates import is_missing
-    from ..compute.survival.run import apply_landmark, landmark_value
-
-    spec = validate_spec(spec)
-    by_id = {r.patient_id: r for r in records}
-    rows, excluded = derive_endpoint(records, spec["endpoint"])
-    landmark_days = None
-    if spec["kind"] == "landmark":
-        landmark_days = int(round(spec["landmark_weeks"] * 7))
-        rows = apply_landmark(rows, by_id, landmark_days, Counter(excluded))
-    method = spec.get("method") or spec["kind"]
-    names = [spec["group_by"]] if spec.get("group_by") and method == "km" else (
-        list(spec["covariates"]) + ([spec["group_by"]] if spec.get("group_by") else []))
-    ids = []
-    for row in rows:
-        record = by_id[row["patient_id"]]
-        for name in names:
-            if landmark_days is not None and name in RESPONSE_GROUPS:
-                if landmark_value(record, name, record.time_zero + timedelta(days=landmark_days))[1]:
-                    break
-            elif is_missing(record.covariates.get(name)):
-                break
-        else:
-            ids.append(record.patient_id)
-    return sorted(ids)

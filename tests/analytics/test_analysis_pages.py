@@ -1,7 +1,5 @@
 """The survival-analysis pages: the list and new-analysis form, a run's polled status, its report, re-run."""
-import datetime as dt
 import re
-from decimal import Decimal
 
 import pytest
 from django.utils.html import escape
@@ -9,30 +7,12 @@ from django.utils.html import escape
 from analytics.models import AnalysisRun
 from analytics.services import analysis_run_create
 from patients.models import Outcome, Patient
-from tests.factories import BiomarkerFactory, OutcomeFactory, PatientFactory, RegimenFactory, SiteFactory
+from tests.factories import OutcomeFactory, PatientFactory, RegimenFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 COX = {"kind": "cox", "endpoint": "os", "covariates": ["pdl1_tps", "sex"]}
 KM = {"kind": "km", "endpoint": "os", "group_by": "pdl1_tps", "cut": [50]}
 URL = "/analytics/analyses/"
-
-
-@pytest.fixture
-def cohort():
-    """40 patients at site A (as tests/analytics/test_analysis_runs.py): OS falls with PD-L1 TPS."""
-    site = SiteFactory(code="A")
-    start = dt.date(2022, 1, 1)
-    for i in range(40):
-        tps = (i * 37) % 100
-        patient = PatientFactory(site=site, sex="M" if i % 2 else "F")
-        RegimenFactory(patient=patient, start_date=start)
-        BiomarkerFactory(patient=patient, value_numeric=Decimal(tps), measured_on=start - dt.timedelta(days=20))
-        days = 60 + 8 * tps + (i % 7) * 20
-        dies = i % 3 != 0
-        end = start + dt.timedelta(days=days)
-        OutcomeFactory(patient=patient, last_contact_date=end, vital_status="dead" if dies else "alive",
-                       death_date=end if dies else None)
-    return site
 
 
 def _done(spec, django_capture_on_commit_callbacks):

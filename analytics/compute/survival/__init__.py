@@ -15,7 +15,7 @@ Result (every float finite or ``None``; ``json.dumps(result, allow_nan=False)`` 
 
 * all kinds: ``kind``, ``endpoint``, ``endpoint_label``, ``method`` (``km``/``cox``/``cox_tv``; a landmark
   analysis is ``km`` or ``cox``), ``n``, ``events``, ``excluded`` (reason -> count), ``warnings``,
-  ``input_sha256`` (SHA-256 of the analysed table as canonical CSV, sorted by patient_id — and by start for
+  ``patient_ids`` (the analysed patients' pks, sorted), ``input_sha256`` (SHA-256 of the analysed table as canonical CSV, sorted by patient_id — and by start for
   ``cox_tv``), ``versions`` (lifelines, pandas, numpy), ``seed``, ``spec`` (normalised); landmark:
   ``landmark_days`` (times are then counted from the landmark);
 * KM: ``group_by``, ``groups`` [{``group``, ``n``, ``events``, ``median``, ``median_lower``, ``median_upper``

@@ -195,7 +195,9 @@ def run(spec, records):
                           "duration_days": [r["duration_days"] for r in table],
                           "event": [r["event"] for r in table]})
     result = {"kind": kind, "endpoint": spec["endpoint"], "endpoint_label": ENDPOINT_LABELS[spec["endpoint"]],
-              "method": method, "n": len(table), "events": int(events)}
+              "method": method, "n": len(table), "events": int(events),
+              # the analysed patients' pks, for the run record (the service keeps them out of the stored result)
+              "patient_ids": sorted(int(r["patient_id"]) for r in table)}
     if landmark_days is not None:
         result["landmark_days"] = landmark_days
 
