@@ -2,7 +2,7 @@
 (``analysis_run_create``) validates it and its ``ValidationError`` is shown on the field it names."""
 from django import forms
 
-from patients.choices import AEGrade, AETerm, TumourType
+from patients.choices import AEGrade, AETerm, DrugClass, TumourType
 from patients.models import Site
 
 from .filtersets import AnalysisRunFilterSet
@@ -11,6 +11,36 @@ KIND_CHOICES = AnalysisRunFilterSet.base_filters["kind"].extra["choices"]
 ENDPOINT_CHOICES = AnalysisRunFilterSet.base_filters["endpoint"].extra["choices"]
 COVARIATE_GROUPS = (("patient", "Patient and regimen"), ("biomarker", "Biomarkers (latest before time zero)"),
                     ("response", "Response groups (landmark analyses only)"))
+
+
+TIME_ZERO_CHOICES = [
+    ("first_ici", "Each patient's first ICI regimen"),
+    ("Line of therapy", [(f"line:{n}", f"The regimen of line {n}") for n in range(1, 5)]),
+    ("Drug class", [(f"class:{c.value}", f"The first regimen with an {c.label} agent") for c in DrugClass]),
+]
+
+
+def _time_zero(choice):
+    choice = choice or "first_ici"
+    if choice.startswith("line:"):
+        return {"line_of_therapy": int(choice[5:])}
+    if choice.startswith("class:"):
+        return {"drug_class": choice[6:]}
+    return {"regimen": "first_ici"}
+
+
+def _pairs(text):
+    """'sex=F, tumour_type=nsclc' -> {"sex": "F", "tumour_type": "nsclc"}; ValidationError for a malformed pair."""
+    pairs = {}
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, level = (p.strip() for p in part.partition("="))
+        if not sep or not name or not level:
+            raise forms.ValidationError(f"{part!r}: write each reference level as covariate=level, e.g. sex=F.")
+        pairs[name] = level
+    return pairs
 
 
 def _numbers(text, field):
@@ -49,6 +79,16 @@ class AnalysisRunForm(forms.Form):
                             help_text="Kaplan–Meier survival is reported at these times.")
     landmark_weeks = forms.FloatField(label="Landmark (weeks)", required=False, min_value=0, initial=12,
                                       help_text="Landmark analyses only.")
+    time_zero = forms.ChoiceField(label="Time zero", choices=TIME_ZERO_CHOICES, initial="first_ici", required=False,
+                                  help_text="Follow-up starts at this regimen's start; patients without one are "
+                                            "excluded and counted.")
+    radiomic_covariates = forms.CharField(
+        label="Radiomic covariates", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line: radiomics:<profile>:<feature>[:sum|mean|min|max], the baseline target lesions' "
+                  "feature (e.g. radiomics:ct-default:original_shape_VoxelVolume).")
+    reference = forms.CharField(label="Reference levels", required=False,
+                                widget=forms.TextInput(attrs={"placeholder": "sex=F, tumour_type=nsclc"}),
+                                help_text="Categorical covariates only; default: the first level in sorted order.")
     irae = forms.ChoiceField(label="irAE term", required=False, choices=[("any", "Any irAE"), *AETerm.choices],
                              initial="any", help_text="Time-varying irAE Cox only.")
     min_grade = forms.TypedChoiceField(label="irAE minimum grade", required=False, coerce=int,
@@ -61,6 +101,12 @@ class AnalysisRunForm(forms.Form):
         grouped = [(label, names) for label, names in grouped if names]
         self.fields["covariates"].choices = grouped
         self.fields["group_by"].choices = [("", "No grouping (one curve)"), *grouped]
+
+    def clean_radiomic_covariates(self):
+        return [line.strip() for line in self.cleaned_data["radiomic_covariates"].splitlines() if line.strip()]
+
+    def clean_reference(self):
+        return _pairs(self.cleaned_data["reference"])
 
     def clean_cut(self):
         return _numbers(self.cleaned_data["cut"], "cut points")
@@ -76,9 +122,13 @@ class AnalysisRunForm(forms.Form):
             cohort["site"] = [s.code for s in data["site"]]
         if data["tumour_type"]:
             cohort["tumour_type"] = list(data["tumour_type"])
-        spec = {"kind": data["kind"], "endpoint": data["endpoint"], "cohort": cohort}
-        if data["covariates"]:
-            spec["covariates"] = list(data["covariates"])
+        spec = {"kind": data["kind"], "endpoint": data["endpoint"], "cohort": cohort,
+                "time_zero": _time_zero(data["time_zero"])}
+        covariates = [*data["covariates"], *data["radiomic_covariates"]]
+        if covariates:
+            spec["covariates"] = covariates
+        if data["reference"]:
+            spec["reference"] = data["reference"]
         if data["group_by"]:
             spec["group_by"] = data["group_by"]
         if data["cut"]:
@@ -98,6 +148,8 @@ class AnalysisRunForm(forms.Form):
             field = key.split(".", 1)[1] if key.startswith("cohort.") else key
             if field == "irae" and any("grade" in m for m in messages):
                 field = "min_grade"
+            if field == "covariates" and any("radiomics:" in m and m.startswith("'radiomics:") for m in messages):
+                field = "radiomic_covariates"
             if field not in self.fields:
                 messages = [f"{key}: {m}" for m in messages]
                 field = None

@@ -9,6 +9,7 @@ from django.utils import timezone
 from imaging import selectors as imaging_selectors
 
 from ..compute.response import ENGINE_VERSION, ResponseInputError, evaluate
+from ..compute.response.summary import result_summary
 from ..choices import Criteria
 from ..models import ResponseAssessment, TimepointResponse
 from ..selectors.response import ici_regimens, response_document
@@ -48,7 +49,7 @@ def response_recompute(assessment, *, options=None):
         TimepointResponse.objects.filter(assessment=assessment).delete()
         fields = _headline(result) if result else _headline_empty()
         fields.update(input_hash=input_hash, engine_version=ENGINE_VERSION, options=options or {}, result=result,
-                      problems=problems, computed_at=timezone.now())
+                      summary=result_summary(result), problems=problems, computed_at=timezone.now())
         if result:
             _store_timepoints(assessment, result)
     return fields

@@ -86,13 +86,33 @@ def test_the_form_sends_only_what_its_kind_uses(cohort, client_logged_in, data, 
     assert {key: stored[key] for key in spec} == spec
 
 
+def test_time_zero_reference_and_radiomic_covariates_reach_the_spec(cohort, client_logged_in):
+    response = client_logged_in.post(URL, {
+        "kind": "cox", "endpoint": "os", "covariates": ["sex", "tumour_type"], "time_zero": "class:anti_pd1",
+        "reference": "sex=M; tumour_type=nsclc",
+        "radiomic_covariates": " radiomics:ct-default:original_shape_VoxelVolume \n\n"})
+    # no feature set exists in this cohort: the radiomic name is refused, on its own field, and nothing is stored
+    assert response.status_code == 200 and not AnalysisRun.objects.exists()
+    assert 'data-field="radiomic_covariates"' in _text(response)
+    response = client_logged_in.post(URL, {"kind": "cox", "endpoint": "os", "covariates": ["sex", "tumour_type"],
+                                           "time_zero": "line:1", "reference": "sex=M; tumour_type=nsclc"})
+    assert response.status_code == 302, _text(response)[:2000]
+    spec = AnalysisRun.objects.get().spec
+    assert spec["time_zero"] == {"line_of_therapy": 1} and spec["reference"] == {"sex": "M", "tumour_type": "nsclc"}
+    page = _text(client_logged_in.get(URL))
+    assert '<option value="class:anti_pd1">' in page and 'name="radiomic_covariates"' in page
+
+
 @pytest.mark.parametrize("data, field, words", [
     # the service's ValidationError, shown on the field it names
     ({"kind": "cox", "endpoint": "os", "group_by": "dcb"}, "group_by", "immortal"),
     ({"kind": "cox", "endpoint": "os"}, "covariates", "at least one covariate"),
     ({"kind": "km", "endpoint": "os", "cut": "1, 50"}, "cut", "group_by"),
     ({"kind": "landmark", "endpoint": "os", "landmark_weeks": "12"}, "group_by", "response group"),
+    ({"kind": "cox", "endpoint": "os", "radiomic_covariates": "radiomics:no-such-profile:original_shape_VoxelVolume"},
+     "radiomic_covariates", "no radiomics extraction profile"),
     # the form's own parsing
+    ({"kind": "cox", "endpoint": "os", "covariates": ["sex"], "reference": "sex"}, "reference", "covariate=level"),
     ({"kind": "km", "endpoint": "os", "group_by": "pdl1_tps", "cut": "1, fifty"}, "cut", "not a number"),
     ({"kind": "km", "endpoint": "efs"}, "endpoint", "valid choice"),
 ])

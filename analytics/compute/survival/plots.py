@@ -4,8 +4,10 @@ forest plot of Cox hazard ratios. Both read a :func:`~.run.run` result, so a sto
 Colours: the Okabe–Ito palette (distinguishable with the common colour-vision deficiencies and in greyscale
 print, where line styles also differ).
 """
+import math
+
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ..plots import _svg, plt
 
@@ -82,6 +84,33 @@ def _value_at(xs, ys, t):
     return value
 
 
+#: Hazard-ratio ticks, coarse to fine: the first ladder giving at least three ticks inside the axis is used.
+_HR_LADDERS = (
+    (0.01, 0.1, 1, 10, 100),
+    (0.1, 0.2, 0.5, 1, 2, 5, 10),
+    (0.25, 0.5, 0.75, 1, 1.5, 2, 3),
+    (0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5),
+    (0.8, 0.85, 0.9, 0.95, 1, 1.05, 1.1, 1.15, 1.2),
+    (0.95, 0.96, 0.97, 0.98, 0.99, 1, 1.01, 1.02, 1.03, 1.04, 1.05),
+    (0.99, 0.992, 0.994, 0.996, 0.998, 1, 1.002, 1.004, 1.006, 1.008, 1.01),
+)
+
+
+def hr_axis(low, high):
+    """``(left, right, ticks)`` of a log hazard-ratio axis covering ``[low, high]`` and HR = 1, with at least
+    three labelled ticks (a narrow CI such as 0.98–0.99 still gets readable numbers, not a lone "1")."""
+    low, high = min(low, 1.0), max(high, 1.0)
+    pad = 0.08 * (math.log(high) - math.log(low)) + 0.002  # in log units: the CIs fill the axis
+    left, right = low * math.exp(-pad), high * math.exp(pad)
+    for ladder in _HR_LADDERS:
+        inside = [t for t in ladder if left <= t <= right]
+        if len(inside) >= 3:
+            return left, right, inside
+    finest = _HR_LADDERS[-1]  # narrower than 0.998-1.002: widen the axis to the finest ticks around 1
+    left, right = min(left, finest[4]), max(right, finest[6])
+    return left, right, [t for t in finest if left <= t <= right]
+
+
 def forest_plot_svg(result, *, title=None):
     """Forest plot: each term's hazard ratio with its 95 % CI on a log scale, HR = 1 marked."""
     terms = [t for t in result.get("terms") or [] if t.get("hr") is not None]
@@ -92,12 +121,19 @@ def forest_plot_svg(result, *, title=None):
         ax.plot([lower, upper], [y, y], color=OKABE_ITO[0], lw=1.6)
         ax.plot(term["hr"], y, "s", color=OKABE_ITO[0], ms=6)
         p = term.get("p")
-        ax.annotate(f"{term['hr']:.2f} ({lower:.2f}–{upper:.2f})" + (f", p = {p:.3g}" if p is not None else ""),
+        digits = 3 if upper - lower < 0.1 else 2  # a narrow CI (0.981-0.995) keeps its third decimal
+        ax.annotate(f"{term['hr']:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
+                    + (f", p = {p:.3g}" if p is not None else ""),
                     xy=(1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=7)
     ax.axvline(1, color="#555", lw=0.8, ls="--")
     ax.set_xscale("log")
+    lows = [t["hr_lower"] if t["hr_lower"] is not None else t["hr"] for t in terms]
+    highs = [t["hr_upper"] if t["hr_upper"] is not None else t["hr"] for t in terms]
+    left, right, ticks = hr_axis(min(lows, default=1.0), max(highs, default=1.0))
+    ax.set_xlim(left, right)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yticks(range(len(terms)))
     ax.set_yticklabels([t["term"] for t in terms])
     ax.set_ylim(-0.6, len(terms) - 0.4)

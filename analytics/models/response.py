@@ -1,13 +1,11 @@
-"""Stored analytics results. Response assessments are recomputed from lesion data whenever it changes; survival
-analyses are stored runs of a spec, reproducible from their record."""
-from django.conf import settings
+"""Stored response-engine results: one assessment per patient and ICI regimen, and its time-point rows."""
 from django.db import models
 
 from imaging.models import Timepoint
 from patients.models import Patient, TreatmentRegimen
 from radimmuno.jobs import BackgroundJob
 
-from .choices import Criteria
+from ..choices import Criteria
 
 
 class ResponseAssessment(BackgroundJob):
@@ -25,6 +23,9 @@ class ResponseAssessment(BackgroundJob):
     engine_version = models.CharField(max_length=20, blank=True)
     options = models.JSONField(default=dict, blank=True)
     result = models.JSONField(null=True, blank=True)
+    summary = models.JSONField(
+        default=dict, blank=True, editable=False,
+        help_text="The blocks of the result that analyses read (analytics.compute.response.summary).")
     problems = models.JSONField(default=list, blank=True, help_text="Why the data cannot be assessed yet.")
     computed_at = models.DateTimeField(null=True, blank=True)
 
@@ -78,39 +79,3 @@ class TimepointResponse(models.Model):
 
     def __str__(self):
         return f"{self.timepoint}: {self.get_criteria_display()} {self.category}"
-
-
-class AnalysisRun(BackgroundJob):
-    """One survival analysis (Kaplan–Meier, Cox, landmark or time-varying irAE Cox) of a spec, as it was run.
-
-    Also the status row of its computation. The record is what makes it reproducible: the normalised ``spec``
-    (seed included), the patients actually analysed, the SHA-256 of the exact analysed table (``input_sha256``,
-    from ``analytics.compute.survival``), the SHA-256 of the records read from the database
-    (``records_sha256``, to tell cheaply whether the data changed since) and the library versions. ``figures``
-    keeps the SVG text by name in the row itself: a few tens of kB, written in the same transaction as the
-    result, served with it by the API and removed with it, with no media files to keep in step.
-    """
-
-    task_name = "analytics.run_analysis"
-
-    spec = models.JSONField(help_text="The normalised spec (defaults filled in).")
-    kind = models.CharField(max_length=20, blank=True, db_index=True, help_text="Copied from the spec.")
-    endpoint = models.CharField(max_length=20, blank=True, db_index=True, help_text="Copied from the spec.")
-    seed = models.BigIntegerField(default=0)
-    patient_ids = models.JSONField(default=list, blank=True, help_text="Patient pks of the cohort analysed.")
-    input_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the exact analysed table.")
-    records_sha256 = models.CharField(max_length=64, blank=True,
-                                      help_text="SHA-256 of the subject records read from the database.")
-    versions = models.JSONField(default=dict, blank=True)
-    result = models.JSONField(null=True, blank=True)
-    figures = models.JSONField(default=dict, blank=True, help_text="Figure name -> SVG text.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-
-    def __str__(self):
-        return f"analysis {self.pk}: {self.kind} {self.endpoint}"

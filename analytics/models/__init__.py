@@ -1,0 +1,7 @@
+"""Stored analytics results. Response assessments are recomputed from lesion data whenever it changes; survival
+analyses are stored runs of a spec, reproducible from their record; delta-radiomics and feature robustness are
+stored per lesion pair and per profile version."""
+from .response import ResponseAssessment, TimepointResponse
+from .runs import AnalysisRun
+
+__all__ = ["ResponseAssessment", "TimepointResponse", "AnalysisRun"]
