@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AnalysisRun, ResponseAssessment, TimepointResponse
+from .models import AnalysisRun, FeatureRobustness, ResponseAssessment, TimepointResponse
 
 
 class TimepointResponseInline(admin.TabularInline):
@@ -71,3 +71,71 @@ class AnalysisRunAdmin(admin.ModelAdmin):
                 problems = "; ".join(f"{f}: {' '.join(m)}" for f, m in exc.message_dict.items())
                 self.message_user(request, f"Analysis {run.pk} cannot be re-run: {problems}", level=messages.ERROR)
         self.message_user(request, f"{requested} re-run(s) requested.")
+
+
+@admin.register(FeatureRobustness)
+class FeatureRobustnessAdmin(admin.ModelAdmin):
+    """Stored robustness of each profile version (``manage.py feature_robustness``): read-only, with its table."""
+
+    list_display = ["profile", "method", "status", "n_lesions", "n_patients", "robust_of", "threshold",
+                    "perturbations_list", "computed_at"]
+    list_filter = ["profile", "method", "status"]
+    list_select_related = ["profile"]
+    fields = ["profile", "method", "status", "error", "perturbations", "seed", "contour_probability", "threshold",
+              "lesion_limit", "n_lesions", "n_patients", "n_features", "n_robust", "by_class", "feature_table",
+              "excluded_lesions", "notes", "inputs_sha256", "versions", "computed_at", "started_at", "finished_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="robust")
+    def robust_of(self, obj):
+        return f"{obj.n_robust} / {obj.n_features}"
+
+    @admin.display(description="perturbations")
+    def perturbations_list(self, obj):
+        return ", ".join(obj.perturbations)
+
+    @admin.display(description="ICC by feature class")
+    def by_class(self, obj):
+        from django.utils.html import format_html, format_html_join
+
+        from .selectors import robustness_class_summary
+
+        if not obj.features:
+            return "–"
+        summary = robustness_class_summary(row=obj, texture_row=True)
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} – {}</td></tr>", (
+            (cls, int(s.n_features), int(s.n_robust), f"{s.median_icc:.3f}", f"{s.q1_icc:.3f}", f"{s.q3_icc:.3f}")
+            for cls, s in summary.iterrows()))
+        return format_html("<table><thead><tr><th>class</th><th>features</th><th>robust</th><th>median ICC</th>"
+                           "<th>IQR</th></tr></thead><tbody>{}</tbody></table>", rows)
+
+    @admin.display(description="features (lowest ICC first)")
+    def feature_table(self, obj):
+        from django.utils.html import format_html, format_html_join
+
+        def number(value):
+            return "–" if value is None else f"{value:.3f}"
+
+        ranked = sorted(obj.features.items(), key=lambda item: (item[1].get("icc") is not None,
+                                                                 item[1].get("icc") or 0.0))
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td></tr>", (
+            (name, number(row.get("icc")), number(row.get("ci_lower")), number(row.get("ci_upper")), row.get("n"),
+             "robust" if row.get("robust") else (row.get("undefined") or "not robust"))
+            for name, row in ranked))
+        return format_html("<table><thead><tr><th>feature</th><th>ICC(3,1)</th><th>95 % CI</th><th>lesions</th>"
+                           "<th></th></tr></thead><tbody>{}</tbody></table>", rows)
+
+    @admin.display(description="left out")
+    def excluded_lesions(self, obj):
+        from django.utils.html import format_html_join
+
+        return format_html_join("", "<p>{} of {} ({}, segment {}): {}</p>", (
+            (e["lesion"], e["patient"], e["date"], e["segment"], e["reason"]) for e in obj.excluded)) or "–"

@@ -9,7 +9,7 @@ import django_filters
 from patients.choices import TumourType
 from radimmuno.jobs import JobStatus
 
-from .models import AnalysisRun, ResponseAssessment, TimepointResponse
+from .models import AnalysisRun, DeltaFeature, FeatureRobustness, ResponseAssessment, TimepointResponse
 from .selectors import worklist
 
 
@@ -57,3 +57,43 @@ class AnalysisRunFilterSet(django_filters.FilterSet):
     class Meta:
         model = AnalysisRun
         fields = ["status", "kind", "endpoint", "created_by", "rerun_of"]
+
+
+class DeltaFeatureFilterSet(django_filters.FilterSet):
+    """Stored delta-radiomics rows by patient (study ID), lesion label, profile (name, version), region, pair,
+    aggregation, level (lesion or patient) and acquisition flags. The feature-name pattern (``feature``) filters
+    the features inside each row (see ``analytics.selectors.delta_long``)."""
+
+    patient = django_filters.CharFilter(field_name="patient__study_id", label="Patient (study ID)")
+    site = django_filters.CharFilter(field_name="patient__site__code")
+    lesion = django_filters.CharFilter(field_name="lesion__label", label="Lesion label (e.g. T1)")
+    profile = django_filters.CharFilter(field_name="profile__name", label="Extraction profile name")
+    profile_version = django_filters.NumberFilter(field_name="profile__version")
+    reference = django_filters.ChoiceFilter(choices=DeltaFeature.Reference.choices)
+    aggregation = django_filters.ChoiceFilter(choices=[("mean", "mean"), ("volume_weighted", "volume-weighted")])
+    level = django_filters.ChoiceFilter(choices=[("lesion", "lesion"), ("patient", "patient")], method="filter_level")
+    flagged = django_filters.BooleanFilter(method="filter_flagged", label="Acquisition differs between the scans")
+    feature = django_filters.CharFilter(method="filter_feature_pattern",
+                                        label="Feature name pattern(s), e.g. original_glcm_* (comma-separated)")
+
+    class Meta:
+        model = DeltaFeature
+        fields = ["patient", "site", "lesion", "profile", "profile_version", "region", "reference", "aggregation"]
+
+    def filter_level(self, queryset, name, value):
+        return queryset.filter(lesion__isnull=value == "patient")
+
+    def filter_flagged(self, queryset, name, value):
+        return queryset.exclude(acquisition_flags=[]) if value else queryset.filter(acquisition_flags=[])
+
+    def filter_feature_pattern(self, queryset, name, value):
+        return queryset  # applied to each row's features by the view (the rows are not filtered)
+
+
+class FeatureRobustnessFilterSet(django_filters.FilterSet):
+    profile = django_filters.CharFilter(field_name="profile__name", label="Extraction profile name")
+    profile_version = django_filters.NumberFilter(field_name="profile__version")
+
+    class Meta:
+        model = FeatureRobustness
+        fields = ["profile", "profile_version", "method", "status"]

@@ -10,4 +10,5 @@ urlpatterns = [
     path("analyses/<int:pk>/", views.analysis_run, name="analysis-run"),
     path("analyses/<int:pk>/rerun/", views.analysis_run_rerun, name="analysis-run-rerun"),
     path("patients/<int:pk>/response/", views.patient_response, name="patient-response"),
+    path("patients/<int:pk>/deltas/", views.patient_deltas, name="patient-deltas"),
 ]

@@ -14,7 +14,7 @@ from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
 from . import selectors, services
-from .compute import plots
+from .compute import delta_plots, plots
 from .filtersets import ResponseAssessmentFilterSet
 from .forms import AnalysisRunForm
 from .models import ResponseAssessment
@@ -63,6 +63,32 @@ def patient_response(request, pk):
         raise Http404("No such patient.") from None
     return render_page(request, "analytics/patient_response.html", "analytics/partials/response_panel.html",
                        _panel_context(patient))
+
+
+@login_required
+def patient_deltas(request, pk):
+    """The patient's delta-radiomics panel (full page, or the fragment the patient page loads): a heatmap of
+    relative changes (features of one family × lesions) for a profile, region and pair, acquisition flags,
+    refused pairs, and one feature's trend per lesion. Controls re-render the fragment (``hx-get``)."""
+    try:
+        patient = patient_header(pk=pk)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient.") from None
+    get = request.GET
+    panel = selectors.patient_delta_panel(
+        patient=patient, profile=get.get("profile"), region=get.get("region", "lesion"),
+        reference=get.get("reference", "baseline"), to=get.get("to"), family=get.get("family"),
+        feature=get.get("feature"))
+    heatmap = trend = ""
+    if panel["features"] and panel["columns"]:
+        heatmap = delta_plots.delta_heatmap_svg(
+            panel["features"], panel["columns"], panel["relative"], flagged=panel["flagged"],
+            title=f"Relative change, {panel['family']} ({panel['pair'][0]:%Y-%m-%d} → {panel['pair'][1]:%Y-%m-%d})"
+            if panel["pair"] else "Relative change")
+    if panel["trend"]:
+        trend = delta_plots.feature_trend_svg(panel["trend"], feature=panel["feature"])
+    context = {"patient": patient, "panel": panel, "heatmap": heatmap, "trend": trend}
+    return render_page(request, "analytics/patient_deltas.html", "analytics/partials/delta_panel.html", context)
 
 
 @login_required

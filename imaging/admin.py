@@ -303,7 +303,7 @@ class QuarantinedFileAdmin(HistoryAdmin):
 from django import forms as _forms  # noqa: E402
 from django.core.exceptions import ValidationError as _ValidationError  # noqa: E402
 
-from .models import ExtractionProfile, FeatureSet  # noqa: E402
+from .models import ExternalFeatureSet, ExtractionProfile, FeatureSet  # noqa: E402
 
 
 class ExtractionProfileForm(_forms.ModelForm):
@@ -318,7 +318,9 @@ class ExtractionProfileForm(_forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk and self.instance.is_external:
+            self.initial["yaml"] = self.instance.params.get("description", "")  # free text, not pyradiomics YAML
+        elif self.instance.pk:
 
             self.initial["yaml"] = profile_export_yaml(self.instance)
 
@@ -336,10 +338,17 @@ class ExtractionProfileForm(_forms.ModelForm):
 @admin.register(ExtractionProfile)
 class ExtractionProfileAdmin(admin.ModelAdmin):
     form = ExtractionProfileForm
-    list_display = ["name", "version", "modality", "active", "regions_list", "params_hash_short", "created_at"]
-    list_filter = ["active", "modality", "name"]
+    list_display = ["name", "version", "source", "modality", "active", "regions_list", "params_hash_short",
+                    "created_at"]
+    list_filter = ["source", "active", "modality", "name"]
     search_fields = ["name", "description"]
     readonly_fields = ["version", "params_hash", "created_by", "created_at"]
+
+    def has_change_permission(self, request, obj=None):
+        """External profiles are written by import_features only (their parameters are not pyradiomics YAML)."""
+        if obj is not None and obj.is_external:
+            return False
+        return super().has_change_permission(request, obj)
 
     @admin.display(description="regions")
     def regions_list(self, obj):
@@ -381,3 +390,14 @@ class FeatureSetAdmin(ReadOnlyAdmin):
             feature_set_retry(feature_set=fs)
             n += 1
         self.message_user(request, f"{n} feature set(s) queued for extraction.")
+
+
+@admin.register(ExternalFeatureSet)
+class ExternalFeatureSetAdmin(ReadOnlyAdmin):
+    """Written by import_features only: browsable (and deletable), never edited by hand."""
+
+    list_display = ["lesion", "timepoint", "profile", "region", "feature_count", "import_run", "imported_at"]
+    list_filter = ["profile", "region"]
+    search_fields = ["lesion__patient__study_id", "lesion__label"]
+    list_select_related = ["lesion__patient", "timepoint__patient", "profile", "import_run"]
+    readonly_fields = [f.name for f in ExternalFeatureSet._meta.fields]

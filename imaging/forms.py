@@ -1,6 +1,7 @@
 from django import forms
 
 from patients.choices import TumourType
+from patients.forms import ClinicalImportForm
 from patients.models import Patient, Site
 
 
@@ -44,3 +45,25 @@ class QuarantineCreatePatientForm(forms.Form):
 
 class QuarantineDiscardForm(forms.Form):
     reason = forms.CharField(max_length=500)
+
+
+class MeasurementImportForm(ClinicalImportForm):
+    """A RECIST CRF file (one row per lesion reading), layout in docs/import.md."""
+
+    file = forms.FileField(help_text="CSV (UTF-8) or XLSX, one row per lesion reading (layout: docs/import.md).")
+
+
+class FeatureImportForm(ClinicalImportForm):
+    """Features computed by another tool, in long format, for an external profile."""
+
+    field_order = ["file", "profile", "description", "dry_run"]
+
+    file = forms.FileField(help_text="CSV (UTF-8) or XLSX: record_id, lesion, assessment_date, region, feature, "
+                                     "value (layout: docs/import.md).")
+    profile = forms.SlugField(max_length=64, label="External profile name",
+                              help_text="e.g. lifex-ct. Created on first use; never the name of a pyradiomics "
+                                        "profile.")
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The tool, its version and settings. For a new profile: its parameters; a different description "
+                  "than the latest version's starts the next version. Leave empty to use the latest version.")

@@ -1,7 +1,9 @@
 """Reads of the imaging app for pages, the API and radiomics: rows here, stored files through ``imaging.storage``."""
+import datetime as dt
 import difflib
 
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Subquery, TextField
+from django.db.models.functions import Cast
 from django.db.models.fields.json import KeyTransform
 
 from radimmuno.jobs import JobStatus
@@ -10,6 +12,7 @@ from . import storage
 from .choices import LesionRole, QuarantineStatus, TimepointKind
 from .models import (
     LESION_REGION,
+    ExternalFeatureSet,
     ExtractionProfile,
     FeatureSet,
     IngestJob,
@@ -217,3 +220,131 @@ def baseline_target_feature_values(*, patients, profile, feature):
     for patient_pk, *row in rows:
         values.setdefault(patient_pk, []).append(tuple(row))
     return values
+
+
+# -- delta-radiomics inputs -----------------------------------------------------------------------------------------
+#: Series attributes the acquisition-mismatch flags compare (analytics.compute.delta.ACQUISITION_ATTRIBUTES).
+_ACQUISITION_FIELDS = ("convolution_kernel", "slice_thickness_mm", "pixel_spacing_row_mm", "pixel_spacing_column_mm",
+                       "kvp", "contrast_bolus_agent", "manufacturer", "manufacturer_model_name", "radiopharmaceutical",
+                       "pet_units", "decay_correction", "acquisition_date", "acquisition_time",
+                       "radiopharmaceutical_start")
+
+
+def _acquisition(values):
+    """The compared attributes of a series from its row values (uptake in minutes for PET, else None)."""
+    row = dict(zip(_ACQUISITION_FIELDS, values, strict=True))
+    spacing = (row.pop("pixel_spacing_row_mm"), row.pop("pixel_spacing_column_mm"))
+    row["pixel_spacing_mm"] = spacing if None not in spacing else None
+    acquired_on, acquired_at, injected = row.pop("acquisition_date"), row.pop("acquisition_time"), row.pop(
+        "radiopharmaceutical_start")
+    row["uptake_minutes"] = None
+    if injected and acquired_on and acquired_at:
+        try:
+            start = dt.datetime.fromisoformat(injected)
+        except ValueError:
+            start = None
+        if start is not None:
+            row["uptake_minutes"] = (dt.datetime.combine(acquired_on, acquired_at)
+                                     - start.replace(tzinfo=None)).total_seconds() / 60.0
+    return row
+
+
+def lesion_feature_rows(*, patients, timepoints=None):
+    """The finished feature sets of these patients' lesions, one per (lesion, timepoint, profile version, region),
+    and their imported (external) feature sets, which have no series (``acquisition`` None).
+
+    ``patients``: a list or queryset of patient pks. Yields ``(patient_pk, lesion_pk, timepoint_pk, profile_pk,
+    region, features, acquisition)`` ordered by patient: only sets of segments mapped to a lesion, in a study
+    attached to a timepoint; where two segments of one lesion were extracted at one timepoint, the newest segment
+    (highest pk) counts. ``acquisition`` holds the series attributes the delta flags compare. The feature JSON is
+    decoded with orjson (a 1,500-feature set is ~80 KB of JSON). ``timepoints``: only these timepoint pks (None:
+    all). Two queries.
+    """
+    import orjson
+
+    study = "segment__segmentation__image_series__study"
+    series = "segment__segmentation__image_series"
+    # No status filter in SQL: SQLite would then start from the status index and visit every feature set of the
+    # database for each call (quadratic over a cohort); from the patients' studies it visits only theirs.
+    rows = (FeatureSet.objects
+            .filter(**{f"{study}__patient__in": patients,
+                       "segment__lesion__isnull": False, f"{study}__timepoint__isnull": False})
+            .filter(**({f"{study}__timepoint__in": timepoints} if timepoints is not None else {}))
+            .annotate(features_text=Cast("features", TextField()))
+            .order_by(f"{study}__patient_id", "segment_id", "profile_id", "region")
+            .values_list(f"{study}__patient_id", "segment__lesion_id", f"{study}__timepoint_id", "profile_id",
+                         "region", "status", "features_text",
+                         *(f"{series}__{name}" for name in _ACQUISITION_FIELDS)))
+    external = {}
+    imported = ExternalFeatureSet.objects.filter(lesion__patient__in=patients)
+    if timepoints is not None:
+        imported = imported.filter(timepoint__in=timepoints)
+    for patient_pk, lesion_pk, timepoint_pk, profile_pk, region, text in (
+            imported.annotate(features_text=Cast("features", TextField())).order_by("lesion__patient_id", "pk")
+            .values_list("lesion__patient_id", "lesion_id", "timepoint_id", "profile_id", "region", "features_text")):
+        external.setdefault(patient_pk, []).append(
+            (patient_pk, lesion_pk, timepoint_pk, profile_pk, region, orjson.loads(text), None))
+    current, chosen = None, {}
+    for patient_pk, lesion_pk, timepoint_pk, profile_pk, region, status, text, *acquisition in (
+            rows.iterator(chunk_size=200)):
+        if status != JobStatus.DONE:
+            continue
+        if patient_pk != current:
+            yield from chosen.values()
+            yield from external.pop(current, [])
+            current, chosen = patient_pk, {}
+        chosen[(lesion_pk, timepoint_pk, profile_pk, region)] = (
+            patient_pk, lesion_pk, timepoint_pk, profile_pk, region, orjson.loads(text), _acquisition(acquisition))
+    yield from chosen.values()
+    yield from external.pop(current, [])
+    for patient_pk in sorted(external):  # patients with imported features only
+        yield from external[patient_pk]
+
+
+def patient_lesion_links(*, patients):
+    """``{patient_pk: {lesion_pk: (label, role, split_from_pk, merged_into_pk)}}``. One query."""
+    out = {}
+    for pk, patient_pk, label, role, split_from, merged_into in (
+            Lesion.objects.filter(patient__in=patients)
+            .values_list("pk", "patient_id", "label", "role", "split_from_id", "merged_into_id")):
+        out.setdefault(patient_pk, {})[pk] = (label, role, split_from, merged_into)
+    return out
+
+
+def patient_timepoint_dates(*, patients):
+    """``{patient_pk: {timepoint_pk: (date, kind)}}``. One query."""
+    out = {}
+    for pk, patient_pk, date, kind in Timepoint.objects.filter(patient__in=patients).values_list(
+            "pk", "patient_id", "date", "kind"):
+        out.setdefault(patient_pk, {})[pk] = (date, kind)
+    return out
+
+
+def profile_versions(*, pks=None):
+    """``{profile_pk: (name, version)}`` (every profile, or those pks). One query."""
+    queryset = ExtractionProfile.objects.all() if pks is None else ExtractionProfile.objects.filter(pk__in=pks)
+    return {pk: (name, version) for pk, name, version in queryset.values_list("pk", "name", "version")}
+
+
+def patient_has_lesion_features(*, patient_id):
+    """Whether any finished or imported feature set describes a lesion of the patient (two queries at most)."""
+    return (FeatureSet.objects.filter(segment__lesion__patient_id=patient_id, status=JobStatus.DONE).exists()
+            or ExternalFeatureSet.objects.filter(lesion__patient_id=patient_id).exists())
+
+
+# -- what the feature-robustness analysis reads (analytics.services.robustness) -------------------------------------
+def extraction_profile_latest(*, name):
+    """The latest version of profile ``name``; None when no profile has that name."""
+    return ExtractionProfile.objects.filter(name=name).order_by("-version").first()
+
+
+def lesion_feature_sets_done(*, profile, limit=None):
+    """The done ``lesion``-region feature sets of profile version ``profile`` whose segment is mapped to a lesion,
+    oldest first, with segment, lesion, series, study, timepoint and patient loaded (one query). ``limit``: at most
+    that many."""
+    queryset = (FeatureSet.objects
+                .filter(profile=profile, region=LESION_REGION, status=JobStatus.DONE, segment__lesion__isnull=False)
+                .select_related("profile", "segment__lesion", "segment__segmentation__image_series__study__patient",
+                                "segment__segmentation__image_series__study__timepoint")
+                .order_by("pk"))
+    return list(queryset[:limit] if limit else queryset)

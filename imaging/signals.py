@@ -15,6 +15,9 @@ lesion_data_imported = Signal()
 #: Feature values (e.g. externally computed features) of these patients were written in bulk. kwargs: ``patient_ids``.
 features_imported = Signal()
 
+#: Feature sets of these patients finished (extraction). kwargs: ``patient_ids``. Sent after the status commit.
+feature_sets_done = Signal()
+
 _BULK = contextvars.ContextVar("radimmuno_imaging_bulk_changes", default=False)
 
 

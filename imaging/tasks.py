@@ -6,6 +6,7 @@ from radimmuno.jobs import run_job
 from .ingest.jobs import job_run_manifest
 from .models import FeatureSet, IngestJob
 from .services.radiomics import feature_set_compute
+from .signals import feature_sets_done
 
 
 @shared_task(name="imaging.ingest_job_run", acks_late=True)
@@ -17,4 +18,10 @@ def ingest_job_run(job_id):
 @shared_task(name="imaging.extract_feature_set", acks_late=True)
 def extract_feature_set(feature_set_id):
     """Extract one feature set (segment x profile version x region); idempotent."""
-    return run_job(FeatureSet, feature_set_id, feature_set_compute)
+    outcome = run_job(FeatureSet, feature_set_id, feature_set_compute)
+    if outcome == "done":
+        patient_id = (FeatureSet.objects.filter(pk=feature_set_id)
+                      .values_list("segment__segmentation__image_series__study__patient_id", flat=True).first())
+        if patient_id is not None:
+            feature_sets_done.send(sender=FeatureSet, patient_ids={patient_id})
+    return outcome

@@ -1,14 +1,15 @@
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods
 
-from patients.models import Patient
+from patients.models import ImportRun, Patient
 from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
 from . import ingest, selectors, services
-from .forms import DicomUploadForm
+from .forms import DicomUploadForm, FeatureImportForm, MeasurementImportForm
 from .models import FeatureSet, IngestJob
 
 
@@ -27,6 +28,44 @@ def dicom_upload(request):
         )
     context = {"form": form, "job": job, "recent": selectors.ingest_jobs_recent(user=request.user)}
     return render_page(request, "imaging/upload.html", "imaging/partials/ingest_job.html", context)
+
+
+@login_required
+@permission_required("imaging.add_lesionmeasurement", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def measurement_import(request):
+    """The curators' import of CRF measurements and (second form) of externally computed features.
+
+    Like the clinical import page: all-or-nothing, a dry run by default, the report (every problem with its row,
+    column and reason) answered as the page's fragment to htmx.
+    """
+    which = request.POST.get("import") if request.method == "POST" else None
+    posted = {"data": request.POST, "files": request.FILES}
+    measurements_form = MeasurementImportForm(**(posted if which == "measurements" else {}), prefix="measurements")
+    features_form = FeatureImportForm(**(posted if which == "features" else {}), prefix="features")
+    form, report = None, None
+    if which == "measurements":
+        form = measurements_form
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            report = services.measurements_import(data=upload.read(), filename=upload.name,
+                                                  dry_run=form.cleaned_data["dry_run"], user=request.user)
+    elif which == "features":
+        if not request.user.has_perm("imaging.add_externalfeatureset"):
+            raise PermissionDenied
+        form = features_form
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            report = services.features_import(
+                data=upload.read(), filename=upload.name, profile=form.cleaned_data["profile"],
+                description=form.cleaned_data["description"] or None, dry_run=form.cleaned_data["dry_run"],
+                user=request.user)
+    recent = ImportRun.objects.filter(kind__in=[ImportRun.Kind.MEASUREMENTS, ImportRun.Kind.FEATURES]).select_related(
+        "started_by")[:10]
+    context = {"measurements_form": measurements_form, "features_form": features_form, "form": form,
+               "report": report, "recent": recent,
+               "can_import_features": request.user.has_perm("imaging.add_externalfeatureset")}
+    return render_page(request, "imaging/import.html", "imaging/partials/import_report.html", context)
 
 
 @login_required

@@ -7,9 +7,16 @@ import is all-or-nothing: any problem rolls everything back and the report lists
 number (the header is row 1), column and reason. Running the same file twice changes nothing the second time.
 
 Values of identifying columns (MRN, names, date of birth) never appear in problem messages.
+
+The machinery here is shared by every file import of the project (``imaging``'s measurement and feature imports
+use it too): ``read_rows`` (CSV/XLSX), ``Problem`` and ``ImportReport``, the value parsers (``parse_date``,
+``parse_int``, ``parse_choice``, ``parse_bool``, raising ``RowError``), ``header_problems`` and ``run_import``
+(read, check the header, apply in one transaction rolled back on any problem or a dry run, record the
+``ImportRun``).
 """
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -17,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from . import choices, services
 from .models import BiomarkerKind, Drug, ImportRun, Patient, Site
@@ -60,11 +67,16 @@ class ImportFileError(Exception):
 
 @dataclass
 class Problem:
+    """One problem of an import: row number (the header is row 1; 0 = not a row of the file but an option of the
+    import, named in ``column``), column and reason."""
+
     row: int
     column: str
     message: str
 
     def __str__(self):
+        if not self.row:
+            return f"{self.column or 'import'}: {self.message}"
         where = f"row {self.row}" + (f", column '{self.column}'" if self.column else "")
         return f"{where}: {self.message}"
 
@@ -77,6 +89,8 @@ class ImportReport:
     dry_run: bool = False
     problems: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)
+    kind: str = "clinical"  # ImportRun.Kind
+    run_id: int | None = None  # the ImportRun row, once recorded
 
     @property
     def ok(self):
@@ -86,9 +100,10 @@ class ImportReport:
     def applied(self):
         return self.ok and not self.dry_run
 
-    def count(self, what, outcome):
-        key = f"{what} {outcome}"
-        self.counts[key] = self.counts.get(key, 0) + 1
+    def count(self, what, outcome, n=1):
+        if n:
+            key = f"{what} {outcome}"
+            self.counts[key] = self.counts.get(key, 0) + n
 
     def summary_lines(self):
         lines = [f"{self.rows} data rows read from {self.filename}."]
@@ -97,7 +112,9 @@ class ImportReport:
         return lines
 
 
-class _RowError(Exception):
+class RowError(Exception):
+    """A value of one row is wrong: its column and the reason (raised by the parsers)."""
+
     def __init__(self, column, message):
         super().__init__(message)
         self.column, self.message = column, message
@@ -160,11 +177,11 @@ def _read_xlsx(data):
 
 
 # -- parsing values ---------------------------------------------------------------------------------------------
-def _date(row, column, required=False):
+def parse_date(row, column, required=False):
     value = row.get(column, "")
     if not value:
         if required:
-            raise _RowError(column, "is required (a date as YYYY-MM-DD).")
+            raise RowError(column, "is required (a date as YYYY-MM-DD).")
         return None
     try:
         if len(value) < 10 or value[4] != "-":
@@ -172,14 +189,14 @@ def _date(row, column, required=False):
         return dt.date.fromisoformat(value[:10])
     except ValueError:
         shown = "" if column in IDENTIFYING else f" '{value}'"
-        raise _RowError(column, f"is not a valid date{shown}; use YYYY-MM-DD.") from None
+        raise RowError(column, f"is not a valid date{shown}; use YYYY-MM-DD.") from None
 
 
-def _int(row, column, required=False):
+def parse_int(row, column, required=False):
     value = row.get(column, "")
     if value == "":
         if required:
-            raise _RowError(column, "is required (a whole number).")
+            raise RowError(column, "is required (a whole number).")
         return None
     try:
         number = Decimal(value)
@@ -187,32 +204,57 @@ def _int(row, column, required=False):
             raise InvalidOperation
         return int(number)
     except InvalidOperation:
-        raise _RowError(column, f"'{value}' is not a whole number.") from None
+        raise RowError(column, f"'{value}' is not a whole number.") from None
 
 
-def _choice(row, column, choice_class, required=False, default=""):
+def _loose(text):
+    return text.lower().replace("-", "_").replace(" ", "_")
+
+
+def parse_choice(row, column, choice_class, required=False, default="", loose=False):
+    """The code of a choice given as its code or its label, case-insensitively.
+
+    ``loose``: '-', '_' and spaces count as the same character (CRFs write ``non_target`` for ``non-target``).
+    """
     value = row.get(column, "")
     if value == "":
         if required:
-            raise _RowError(column, f"is required; one of: {', '.join(str(c) for c in choice_class.values)}.")
+            raise RowError(column, f"is required; one of: {', '.join(str(c) for c in choice_class.values)}.")
         return default
-    lowered = value.lower()
+    code = _choice_table(choice_class, loose).get(_loose(value) if loose else value.lower())
+    if code is not None:
+        return code
+    raise RowError(column, f"'{value}' is not one of: {', '.join(str(c) for c in choice_class.values)}.")
+
+
+@functools.cache
+def _choice_table(choice_class, loose):
+    """{code or label, normalised: code}; the first choice wins where two share a spelling."""
+    normal = _loose if loose else str.lower
+    table = {}
     for code, label in choice_class.choices:
-        if lowered in (str(code).lower(), str(label).lower()):
-            return code
-    raise _RowError(column, f"'{value}' is not one of: {', '.join(str(c) for c in choice_class.values)}.")
+        table.setdefault(normal(str(code)), code)
+        table.setdefault(normal(str(label)), code)
+    return table
 
 
-def _bool(row, column):
+def parse_bool(row, column):
     value = row.get(column, "").lower()
     if value in TRUE:
         return True
     if value in FALSE:
         return False
-    raise _RowError(column, f"'{row.get(column)}' is not yes/no (use 1/0, yes/no or true/false).")
+    raise RowError(column, f"'{row.get(column)}' is not yes/no (use 1/0, yes/no or true/false).")
 
 
-def _validation_problems(number, exc, field_columns, default_column=""):
+def parse_optional_bool(row, column):
+    """Like ``parse_bool``, but an empty cell is None ("not given") instead of no."""
+    if not row.get(column, ""):
+        return None
+    return parse_bool(row, column)
+
+
+def validation_problems(number, exc, field_columns, default_column=""):
     problems = []
     for name, messages in exc.message_dict.items():
         column = field_columns.get(name, default_column)
@@ -221,38 +263,93 @@ def _validation_problems(number, exc, field_columns, default_column=""):
     return problems
 
 
-# -- the import -------------------------------------------------------------------------------------------------
-def import_clinical(*, data: bytes, filename: str, dry_run=False, user=None) -> ImportReport:
-    """Validate and (unless ``dry_run`` or any problem) apply a clinical file. Always records an ImportRun."""
-    report = ImportReport(filename=Path(filename).name, sha256=hashlib.sha256(data).hexdigest(), dry_run=dry_run)
+# -- the skeleton every import shares --------------------------------------------------------------------------
+def header_problems(header, *, known, required=None, ignored=lambda column: False):
+    """Problems of a header row: missing required columns (``{column: message}``), unknown and repeated ones."""
+    problems = []
+    for column, message in (required or {}).items():
+        if column not in header:
+            problems.append(Problem(1, column, message))
+    for column in header:
+        if column and column not in known and not ignored(column):
+            problems.append(Problem(1, column, "Unknown column; see docs/import.md for the layout."))
+    duplicates = {c for c in header if c and header.count(c) > 1}
+    for column in sorted(duplicates):
+        problems.append(Problem(1, column, "This column appears more than once."))
+    return problems
+
+
+def ignored_redcap(column):
+    """REDCap's own housekeeping columns, which every import accepts and ignores."""
+    return column in IGNORED_REDCAP or column.endswith("_complete")
+
+
+def run_import(*, data: bytes, filename: str, kind, apply, check_header, dry_run=False, user=None,
+               report=None) -> ImportReport:
+    """Read a file, check its header, apply it in one transaction, record the run; returns the report.
+
+    ``check_header(header, report)`` adds header problems; ``apply(rows, report)`` validates and writes every row,
+    adding row problems to the report. Any problem (or ``dry_run``) rolls the whole transaction back, so nothing
+    is written. A database error (e.g. a concurrent import of the same rows) is reported, never raised. Always
+    records an ``ImportRun`` of ``kind``. ``report``: a prepared report (problems already in it are kept).
+    """
+    if report is None:
+        report = ImportReport(filename="", sha256="")
+    report.filename, report.sha256 = Path(filename).name, hashlib.sha256(data).hexdigest()
+    report.dry_run, report.kind = dry_run, kind
     try:
         header, rows = read_rows(data, filename)
     except ImportFileError as exc:
         report.problems.append(Problem(1, "", str(exc)))
-        _record(report, user)
+        record_run(report, user)
         return report
     report.rows = len(rows)
-    _check_header(header, report)
+    check_header(header, report)
     if report.problems:
-        _record(report, user)
+        record_run(report, user)
         return report
-    with transaction.atomic():
-        _apply(rows, report)
-        if report.problems or dry_run:
-            transaction.set_rollback(True)
-    _record(report, user)
+    try:
+        with transaction.atomic():
+            apply(rows, report)
+            if report.problems or dry_run:
+                transaction.set_rollback(True)
+    except DatabaseError as exc:
+        report.run_id = None  # a run recorded inside the rolled-back transaction is gone
+        report.problems.append(Problem(0, "", f"The database refused the import ({type(exc).__name__}); nothing "
+                                               "was written. Another import may have written the same rows: run "
+                                               "it again."))
+    record_run(report, user)
     return report
 
 
+def record_run(report, user=None):
+    """Create (or, once created by ``apply``, complete) the ``ImportRun`` row of this report. Returns it."""
+    status = (ImportRun.Status.REJECTED if report.problems else
+              ImportRun.Status.DRY_RUN if report.dry_run else ImportRun.Status.APPLIED)
+    fields = {
+        "kind": report.kind, "filename": report.filename, "sha256": report.sha256, "status": status,
+        "rows": report.rows, "summary": report.counts,
+        "problems": [{"row": p.row, "column": p.column, "message": p.message} for p in report.problems],
+        "started_by": user if (user is not None and user.is_authenticated) else None,
+    }
+    if report.run_id and ImportRun.objects.filter(pk=report.run_id).update(**fields):
+        return ImportRun.objects.get(pk=report.run_id)
+    run = ImportRun.objects.create(**fields)
+    report.run_id = run.pk
+    return run
+
+
+# -- the clinical import ----------------------------------------------------------------------------------------
+def import_clinical(*, data: bytes, filename: str, dry_run=False, user=None) -> ImportReport:
+    """Validate and (unless ``dry_run`` or any problem) apply a clinical file. Always records an ImportRun."""
+    return run_import(data=data, filename=filename, kind=ImportRun.Kind.CLINICAL, apply=_apply,
+                      check_header=_check_header, dry_run=dry_run, user=user)
+
+
 def _check_header(header, report):
-    if "record_id" not in header:
-        report.problems.append(Problem(1, "record_id", "The header has no 'record_id' column (the study ID)."))
-    for column in header:
-        if column and column not in COLUMNS and column not in IGNORED_REDCAP and not column.endswith("_complete"):
-            report.problems.append(Problem(1, column, "Unknown column; see docs/import.md for the layout."))
-    duplicates = {c for c in header if c and header.count(c) > 1}
-    for column in sorted(duplicates):
-        report.problems.append(Problem(1, column, "This column appears more than once."))
+    report.problems.extend(header_problems(
+        header, known=COLUMNS, ignored=ignored_redcap,
+        required={"record_id": "The header has no 'record_id' column (the study ID)."}))
 
 
 def _apply(rows, report):
@@ -314,14 +411,14 @@ def _savepoint(report, number, work):
     try:
         with transaction.atomic():
             return work()
-    except _RowError as exc:
+    except RowError as exc:
         report.problems.append(Problem(number, exc.column, exc.message))
-    except _RowValidationError as exc:
+    except RowValidationError as exc:
         report.problems.extend(exc.problems)
     return None
 
 
-class _RowValidationError(Exception):
+class RowValidationError(Exception):
     def __init__(self, problems):
         super().__init__(problems)
         self.problems = problems
@@ -332,39 +429,39 @@ def _call(number, field_columns, function, **kwargs):
         return function(**kwargs)
     except ValidationError as exc:
         if not hasattr(exc, "error_dict"):
-            raise _RowValidationError([Problem(number, "", m) for m in exc.messages]) from None
-        raise _RowValidationError(_validation_problems(number, exc, field_columns)) from None
+            raise RowValidationError([Problem(number, "", m) for m in exc.messages]) from None
+        raise RowValidationError(validation_problems(number, exc, field_columns)) from None
 
 
 def _patient_row(number, row, sites, report):
     site = sites.get(row.get("site", "").lower())
     if site is None:
         known = ", ".join(sorted(s.code for s in sites.values())) or "none yet"
-        raise _RowError("site", f"Unknown site '{row.get('site', '')}'; known site codes: {known}. "
+        raise RowError("site", f"Unknown site '{row.get('site', '')}'; known site codes: {known}. "
                                 "Create the site in the admin first.")
     errors = []
     values = {}
     parsers = {
-        "sex": lambda: _choice(row, "sex", choices.Sex, default=choices.Sex.UNKNOWN),
-        "year_of_birth": lambda: _int(row, "year_of_birth"),
-        "tumour_type": lambda: _choice(row, "tumour_type", choices.TumourType, required=True),
-        "diagnosis_date": lambda: _date(row, "diagnosis_date"),
+        "sex": lambda: parse_choice(row, "sex", choices.Sex, default=choices.Sex.UNKNOWN),
+        "year_of_birth": lambda: parse_int(row, "year_of_birth"),
+        "tumour_type": lambda: parse_choice(row, "tumour_type", choices.TumourType, required=True),
+        "diagnosis_date": lambda: parse_date(row, "diagnosis_date"),
         "ecog_baseline": lambda: _choice_int(row, "ecog_baseline", choices.ECOG),
-        "smoking_status": lambda: _choice(row, "smoking_status", choices.SmokingStatus,
+        "smoking_status": lambda: parse_choice(row, "smoking_status", choices.SmokingStatus,
                                           default=choices.SmokingStatus.UNKNOWN),
-        "date_of_birth": lambda: _date(row, "date_of_birth"),
-        "last_contact_date": lambda: _date(row, "last_contact_date"),
-        "vital_status": lambda: _choice(row, "vital_status", choices.VitalStatus, default=choices.VitalStatus.ALIVE),
-        "death_date": lambda: _date(row, "death_date"),
-        "clinical_progression_date": lambda: _date(row, "clinical_progression_date"),
+        "date_of_birth": lambda: parse_date(row, "date_of_birth"),
+        "last_contact_date": lambda: parse_date(row, "last_contact_date"),
+        "vital_status": lambda: parse_choice(row, "vital_status", choices.VitalStatus, default=choices.VitalStatus.ALIVE),
+        "death_date": lambda: parse_date(row, "death_date"),
+        "clinical_progression_date": lambda: parse_date(row, "clinical_progression_date"),
     }
     for name, parse in parsers.items():
         try:
             values[name] = parse()
-        except _RowError as exc:
+        except RowError as exc:
             errors.append(Problem(number, exc.column, exc.message))
     if errors:
-        raise _RowValidationError(errors)
+        raise RowValidationError(errors)
     patient, created, changed = _call(
         number, PATIENT_FIELD_COLUMNS, services.patient_upsert, site=site, study_id=row["record_id"],
         sex=values["sex"], year_of_birth=values["year_of_birth"], tumour_type=values["tumour_type"],
@@ -385,31 +482,31 @@ def _patient_row(number, row, sites, report):
         )
         report.count("outcomes", "written" if changed else "unchanged")
     elif values["death_date"] or values["clinical_progression_date"]:
-        raise _RowError("last_contact_date", "is required when a death or progression date is given.")
+        raise RowError("last_contact_date", "is required when a death or progression date is given.")
     return patient
 
 
 def _choice_int(row, column, choice_class):
-    value = _int(row, column)
+    value = parse_int(row, column)
     if value is not None and value not in choice_class.values:
-        raise _RowError(column, f"'{value}' is not one of: {', '.join(str(v) for v in choice_class.values)}.")
+        raise RowError(column, f"'{value}' is not one of: {', '.join(str(v) for v in choice_class.values)}.")
     return value
 
 
 def _treatment_row(number, row, patient, drugs, kinds, report):
     names = [n.strip() for n in row.get("agents", "").replace("+", ";").split(";") if n.strip()]
     if not names:
-        raise _RowError("agents", "is required: drug names separated by ';' (e.g. 'pembrolizumab; carboplatin').")
+        raise RowError("agents", "is required: drug names separated by ';' (e.g. 'pembrolizumab; carboplatin').")
     unknown = [n for n in names if n.lower() not in drugs]
     if unknown:
-        raise _RowError("agents", f"Unknown drug(s): {', '.join(unknown)}. Use the international non-proprietary "
+        raise RowError("agents", f"Unknown drug(s): {', '.join(unknown)}. Use the international non-proprietary "
                                   "name, or add the drug in the admin.")
-    line = _int(row, "line_of_therapy") or 1
+    line = parse_int(row, "line_of_therapy") or 1
     _, created, changed = _call(
         number, REGIMEN_FIELD_COLUMNS, services.regimen_upsert, patient=patient,
-        start_date=_date(row, "start_date", required=True), line_of_therapy=line,
-        agents=[drugs[n.lower()] for n in names], end_date=_date(row, "end_date"),
-        end_reason=_choice(row, "end_reason", choices.EndReason),
+        start_date=parse_date(row, "start_date", required=True), line_of_therapy=line,
+        agents=[drugs[n.lower()] for n in names], end_date=parse_date(row, "end_date"),
+        end_reason=parse_choice(row, "end_reason", choices.EndReason),
     )
     report.count("regimens", "created" if created else "updated" if changed else "unchanged")
 
@@ -418,47 +515,37 @@ def _biomarker_row(number, row, patient, drugs, kinds, report):
     kind = kinds.get(row.get("biomarker", "").lower())
     if kind is None:
         known = ", ".join(sorted(k.code for k in set(kinds.values())))
-        raise _RowError("biomarker", f"Unknown biomarker '{row.get('biomarker', '')}'; known codes: {known}.")
+        raise RowError("biomarker", f"Unknown biomarker '{row.get('biomarker', '')}'; known codes: {known}.")
     raw = row.get("value", "")
     numeric, category = None, ""
     if kind.value_type == choices.BiomarkerValueType.NUMERIC:
         try:
             numeric = Decimal(raw.replace(",", ".")) if raw else None
         except InvalidOperation:
-            raise _RowError("value", f"'{raw}' is not a number ({kind.name} is numeric).") from None
+            raise RowError("value", f"'{raw}' is not a number ({kind.name} is numeric).") from None
     else:
         category = next((c for c in kind.categories if c.lower() == raw.lower()), raw)
     _, created, changed = _call(
         number, BIOMARKER_FIELD_COLUMNS, services.biomarker_upsert, patient=patient, kind=kind,
-        measured_on=_date(row, "measured_on", required=True),
-        specimen=_choice(row, "specimen", choices.Specimen, default=kind.default_specimen or ""),
-        source=_choice(row, "source", choices.BiomarkerSource, default=choices.BiomarkerSource.MEASURED),
+        measured_on=parse_date(row, "measured_on", required=True),
+        specimen=parse_choice(row, "specimen", choices.Specimen, default=kind.default_specimen or ""),
+        source=parse_choice(row, "source", choices.BiomarkerSource, default=choices.BiomarkerSource.MEASURED),
         value_numeric=numeric, value_category=category, assay=row.get("assay", ""),
     )
     report.count("biomarkers", "created" if created else "updated" if changed else "unchanged")
 
 
 def _ae_row(number, row, patient, drugs, kinds, report):
-    onset = _date(row, "ae_onset_date", required=True)
-    grade = _int(row, "ae_grade", required=True)
+    onset = parse_date(row, "ae_onset_date", required=True)
+    grade = parse_int(row, "ae_grade", required=True)
     if not 1 <= grade <= 5:
-        raise _RowError("ae_grade", f"CTCAE grade must be 1 to 5, got {grade}.")
+        raise RowError("ae_grade", f"CTCAE grade must be 1 to 5, got {grade}.")
     regimen = patient.regimens.filter(start_date__lte=onset).order_by("-start_date").first()
     _, created, changed = _call(
         number, AE_FIELD_COLUMNS, services.adverse_event_upsert, patient=patient,
-        term=_choice(row, "ae_term", choices.AETerm, required=True), onset_date=onset, grade=grade,
-        term_other=row.get("ae_term_other", ""), resolution_date=_date(row, "ae_resolution_date"),
-        corticosteroids=_bool(row, "ae_corticosteroids"), other_immunosuppressants=_bool(row, "ae_immunosuppressants"),
-        ici_action=_choice(row, "ae_ici_action", choices.ICIAction, default=choices.ICIAction.NONE), regimen=regimen,
+        term=parse_choice(row, "ae_term", choices.AETerm, required=True), onset_date=onset, grade=grade,
+        term_other=row.get("ae_term_other", ""), resolution_date=parse_date(row, "ae_resolution_date"),
+        corticosteroids=parse_bool(row, "ae_corticosteroids"), other_immunosuppressants=parse_bool(row, "ae_immunosuppressants"),
+        ici_action=parse_choice(row, "ae_ici_action", choices.ICIAction, default=choices.ICIAction.NONE), regimen=regimen,
     )
     report.count("adverse events", "created" if created else "updated" if changed else "unchanged")
-
-
-def _record(report, user):
-    status = (ImportRun.Status.REJECTED if report.problems else
-              ImportRun.Status.DRY_RUN if report.dry_run else ImportRun.Status.APPLIED)
-    ImportRun.objects.create(
-        filename=report.filename, sha256=report.sha256, status=status, rows=report.rows, summary=report.counts,
-        problems=[{"row": p.row, "column": p.column, "message": p.message} for p in report.problems],
-        started_by=user if (user is not None and user.is_authenticated) else None,
-    )

@@ -397,13 +397,19 @@ class DemoGroundTruth(models.Model):
 
 
 class ImportRun(models.Model):
-    """One run of the clinical import (command or upload): what was read, what it did, who ran it."""
+    """One run of a file import (command or upload): what was read, what it did, who ran it."""
 
     class Status(models.TextChoices):
         APPLIED = "applied", "Applied"
         DRY_RUN = "dry-run", "Dry run"
         REJECTED = "rejected", "Rejected (nothing written)"
 
+    class Kind(models.TextChoices):
+        CLINICAL = "clinical", "Clinical data (import_clinical)"
+        MEASUREMENTS = "measurements", "Tumour measurements (import_measurements)"
+        FEATURES = "features", "External features (import_features)"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CLINICAL, db_index=True)
     filename = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=Status.choices)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import AnalysisRun, ResponseAssessment, TimepointResponse
+from ..models import AnalysisRun, FeatureRobustness, ResponseAssessment, TimepointResponse
 
 
 class ResponseDocumentSerializer(serializers.Serializer):
@@ -93,3 +93,76 @@ class AnalysisRunCreateSerializer(serializers.Serializer):
 class AnalysisRunDataChangedSerializer(serializers.Serializer):
     changed = serializers.BooleanField(allow_null=True)
     reason = serializers.CharField()
+
+
+class DeltaFeatureLongSerializer(serializers.Serializer):
+    """One feature's change for one stored pair (long format). ``lesion`` is null for a patient aggregate."""
+
+    delta_id = serializers.IntegerField()
+    patient = serializers.CharField(help_text="Study ID (pseudonymous).")
+    lesion = serializers.CharField(allow_null=True)
+    members = serializers.ListField(child=serializers.CharField(),
+                                    help_text="Lesions compared as one (split/merge links) or aggregated.")
+    profile = serializers.CharField(help_text="name@vN")
+    region = serializers.CharField()
+    aggregation = serializers.CharField(allow_blank=True)
+    reference = serializers.ChoiceField(choices=["baseline", "nadir", "timepoint"])
+    from_date = serializers.DateField()
+    to_date = serializers.DateField()
+    weeks = serializers.FloatField()
+    feature = serializers.CharField()
+    absolute = serializers.FloatField()
+    relative = serializers.FloatField(allow_null=True, help_text="Null where the reference is near zero.")
+    per_week = serializers.FloatField()
+    near_zero = serializers.BooleanField()
+    acquisition_flags = serializers.ListField(child=serializers.CharField())
+
+
+class FeatureRobustnessSerializer(serializers.ModelSerializer):
+    """The stored robustness of one profile version's features (ICC(3,1) across mask perturbations)."""
+
+    profile = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FeatureRobustness
+        fields = ["id", "profile", "method", "perturbations", "seed", "threshold", "n_lesions", "n_patients",
+                  "n_features", "n_robust", "status", "error", "computed_at", "versions"]
+
+    def get_profile(self, row) -> str:
+        return f"{row.profile.name}@v{row.profile.version}"
+
+
+class FeatureRobustnessDetailSerializer(FeatureRobustnessSerializer):
+    """With the per-feature table: ``{feature: {icc, ci_lower, ci_upper, robust, n}}``, the lesions used and the
+    lesions excluded with the reason."""
+
+    class Meta(FeatureRobustnessSerializer.Meta):
+        fields = FeatureRobustnessSerializer.Meta.fields + ["features", "lesions", "excluded", "notes",
+                                                            "inputs_sha256"]
+
+
+class ModelScoreRequestSerializer(serializers.Serializer):
+    patients = serializers.ListField(child=serializers.CharField(), min_length=1, max_length=1000,
+                                     help_text="Study IDs of the patients to score.")
+
+
+class _Score(serializers.Serializer):
+    patient = serializers.CharField()
+    probability = serializers.FloatField()
+
+
+class _Refusal(serializers.Serializer):
+    patient = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ModelScoreSerializer(serializers.Serializer):
+    """Probabilities of the model's target — research decision support with the model's validated AUC, never a
+    diagnosis."""
+
+    scores = _Score(many=True)
+    refused = _Refusal(many=True)
+    auc = serializers.FloatField(allow_null=True)
+    auc_lower = serializers.FloatField(allow_null=True)
+    auc_upper = serializers.FloatField(allow_null=True)
+    note = serializers.CharField()

@@ -1,22 +1,35 @@
 import warnings
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, pagination, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from patients.models import Patient
+
 from ..compute.response import ResponseInputError, evaluate
-from ..filtersets import AnalysisRunFilterSet, ResponseAssessmentFilterSet, TimepointResponseFilterSet
-from ..models import ResponseAssessment, TimepointResponse
-from ..selectors import analysis_run_data_changed, analysis_runs
-from ..services import analysis_run_create, analysis_run_rerun
+from ..filtersets import (
+    AnalysisRunFilterSet,
+    DeltaFeatureFilterSet,
+    FeatureRobustnessFilterSet,
+    ResponseAssessmentFilterSet,
+    TimepointResponseFilterSet,
+)
+from ..models import AnalysisRun, FeatureRobustness, ResponseAssessment, TimepointResponse
+from ..selectors import analysis_run_data_changed, analysis_runs, delta_features, delta_long
+from ..services import analysis_run_create, analysis_run_rerun, model_score
 from .serializers import (
     AnalysisRunCreateSerializer,
     AnalysisRunDataChangedSerializer,
     AnalysisRunDetailSerializer,
     AnalysisRunSerializer,
+    DeltaFeatureLongSerializer,
+    FeatureRobustnessDetailSerializer,
+    FeatureRobustnessSerializer,
+    ModelScoreRequestSerializer,
+    ModelScoreSerializer,
     ResponseAssessmentDetailSerializer,
     ResponseAssessmentSerializer,
     TimepointResponseSerializer,
@@ -143,3 +156,79 @@ class AnalysisRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["get"], url_path="data-changed")
     def data_changed(self, request, pk=None):
         return Response(AnalysisRunDataChangedSerializer(analysis_run_data_changed(self.get_object())).data)
+
+
+class DeltaRowPagination(pagination.PageNumberPagination):
+    """Pages of stored pairs (each expanded to one record per feature): 5 pairs by default, up to 100."""
+
+    page_size = 5
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Delta-radiomics in long format",
+    parameters=[OpenApiParameter("feature", str, description="Feature name pattern(s), e.g. original_glcm_* "
+                                                             "(shell patterns, comma-separated)"),
+                OpenApiParameter("page_size", int, description="Stored pairs per page (1-100; default 5)")],
+    responses=DeltaFeatureLongSerializer(many=True)))
+class DeltaFeatureViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Stored delta-radiomics (docs/analytics.md, "Delta-radiomics"): one record per feature of each stored pair
+    (lesion or patient aggregate × profile version × region × reference → later timepoint), with the absolute,
+    relative and per-week change and the pair's acquisition flags. Paginated by pair; filter by patient, lesion,
+    profile, region, reference, aggregation, level, flagged and a feature-name pattern."""
+
+    filterset_class = DeltaFeatureFilterSet
+    pagination_class = DeltaRowPagination
+    serializer_class = DeltaFeatureLongSerializer
+
+    def get_queryset(self):
+        return delta_features()
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        records = list(delta_long(rows, feature_pattern=request.query_params.get("feature")))
+        return self.get_paginated_response(self.get_serializer(records, many=True).data)
+
+
+class FeatureRobustnessViewSet(viewsets.ReadOnlyModelViewSet):
+    """Feature robustness per extraction-profile version (``manage.py feature_robustness``): the ICC(3,1) of every
+    feature across one-voxel mask perturbations; the detail holds the per-feature table. Later analyses exclude
+    the features below the threshold by name."""
+
+    filterset_class = FeatureRobustnessFilterSet
+    queryset = FeatureRobustness.objects.select_related("profile").order_by("profile__name", "-profile__version")
+
+    def get_serializer_class(self):
+        return FeatureRobustnessDetailSerializer if self.action == "retrieve" else FeatureRobustnessSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset if self.action == "retrieve" else queryset.defer("features", "lesions")
+
+
+SCORE_NOTE = ("Research decision support: the probability of the model's target from a model validated by nested "
+              "cross-validation (AUC and 95 % CI given), not a diagnosis.")
+
+
+class ModelScoreView(APIView):
+    """Score patients with a stored classification model (``POST {"patients": ["DEMO-00001"]}``). Patients whose
+    features do not come from the extraction profile version the model was fitted on are refused with the reason."""
+
+    @extend_schema(request=ModelScoreRequestSerializer, responses={200: ModelScoreSerializer, 400: dict, 404: dict})
+    def post(self, request, pk):
+        run_row = AnalysisRun.objects.filter(pk=pk, kind="classification").first()
+        if run_row is None:
+            return Response({"detail": "No classification model with this id."}, status=status.HTTP_404_NOT_FOUND)
+        body = ModelScoreRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        patients = list(Patient.objects.filter(study_id__in=body.validated_data["patients"]))
+        unknown = sorted(set(body.validated_data["patients"]) - {p.study_id for p in patients})
+        if unknown:
+            return Response({"patients": [f"Unknown study IDs: {', '.join(unknown)}."]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        try:
+            scored = model_score(run_row, patients=patients)
+        except ValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ModelScoreSerializer({**scored, "note": SCORE_NOTE}).data)

@@ -6,7 +6,8 @@ from radimmuno.jobs import BackgroundJob
 
 
 class AnalysisRun(BackgroundJob):
-    """One survival analysis (Kaplan–Meier, Cox, landmark or time-varying irAE Cox) of a spec, as it was run.
+    """One analysis of a spec, as it was run: survival (Kaplan–Meier, Cox, landmark, time-varying irAE Cox) or
+    classification (a prediction model with nested cross-validation; ``model`` holds the fitted final model).
 
     Also the status row of its computation. The record is what makes it reproducible: the normalised ``spec``
     (seed included), the patients actually analysed, the SHA-256 of the exact analysed table (``input_sha256``,
@@ -29,6 +30,11 @@ class AnalysisRun(BackgroundJob):
     versions = models.JSONField(default=dict, blank=True)
     result = models.JSONField(null=True, blank=True)
     figures = models.JSONField(default=dict, blank=True, help_text="Figure name -> SVG text.")
+    model = models.BinaryField(null=True, blank=True, editable=False,
+                               help_text="A classification run's fitted final model (joblib bytes).")
+    model_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the model bytes.")
+    progress = models.JSONField(default=dict, blank=True,
+                                help_text='{"done", "total", "message"} while a long run computes.')
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -21,6 +21,7 @@ from patients.choices import ICI_CLASSES, BiomarkerValueType, DrugClass, Smoking
 from patients.filtersets import PatientFilterSet
 from patients.models import AdverseEvent, Biomarker, BiomarkerKind, Patient, TreatmentRegimen
 
+from ..compute.delta import is_additive
 from ..compute.survival import RESPONSE_GROUPS, SpecError, SubjectRecord, run
 from ..models import AnalysisRun, ResponseAssessment
 
@@ -35,8 +36,6 @@ _IRECIST_PROGRESSION = ("iUPD confirmed as iCPD", "unconfirmed iUPD")
 RADIOMICS_PREFIX = "radiomics:"
 RADIOMICS_HINT = "radiomics:<profile>:<feature>"
 RADIOMICS_AGGREGATIONS = ("sum", "mean", "min", "max")
-#: Features summed over the target lesions by default (a total tumour volume); every other feature is averaged.
-_SUMMED_SUFFIXES = ("_VoxelVolume", "_MeshVolume")
 
 
 def survival_covariate_names():
@@ -67,10 +66,10 @@ def _radiomic_parts(field, name):
         aggregation = parts[2].strip()
         if aggregation not in RADIOMICS_AGGREGATIONS:
             raise SpecError(field, f"{name!r}: unknown aggregation {aggregation!r}; use one of "
-                                   f"{', '.join(RADIOMICS_AGGREGATIONS)} (or none: sum for *_VoxelVolume and "
-                                   f"*_MeshVolume, mean otherwise).")
+                                   f"{', '.join(RADIOMICS_AGGREGATIONS)} (or none: sum for additive features "
+                                   f"such as *_shape_VoxelVolume, mean otherwise).")
     else:
-        aggregation = "sum" if feature.endswith(_SUMMED_SUFFIXES) else "mean"
+        aggregation = "sum" if is_additive(feature) else "mean"  # the same rule as the delta-radiomics aggregates
     return profile, feature, aggregation
 
 
@@ -473,6 +472,17 @@ def analysis_run_data_changed(run_row):
     """
     if run_row.status != "done" or not run_row.records_sha256:
         return {"changed": None, "reason": "The run has no result to compare with."}
+    if run_row.spec.get("kind") == "classification":
+        from ..compute.prediction import input_sha256
+        from .prediction import prediction_table
+
+        try:
+            X, y, _, _ = prediction_table(spec=run_row.spec)
+        except SpecError as exc:
+            return {"changed": True, "reason": f"The spec no longer fits the data ({exc.field}: {exc.message})."}
+        if input_sha256(X, y) == run_row.input_sha256:
+            return {"changed": False, "reason": "The data the run read are unchanged."}
+        return {"changed": True, "reason": "The data changed since this run: re-run it for current numbers."}
     try:
         records = survival_records(spec=run_row.spec)
     except SpecError as exc:

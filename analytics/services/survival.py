@@ -19,8 +19,36 @@ from ..compute.survival import (
     run,
     validate_spec,
 )
+from ..compute.prediction import (
+    PREDICTION_KEYS,
+    calibration_plot_svg,
+    importance_plot_svg,
+    load_model,
+    roc_plot_svg,
+    run_prediction,
+    score_patients,
+    validate_prediction_spec,
+)
+from ..compute.survival.spec import _time_zero as survival_time_zero
 from ..models import AnalysisRun
+from ..selectors.prediction import prediction_features, prediction_spec_check, prediction_table
 from ..selectors.survival import records_sha256, survival_records, survival_spec_check
+
+
+CLASSIFICATION_KEYS = ("kind", "cohort", "time_zero", "target", "features", *PREDICTION_KEYS)
+
+
+def _classification_spec(spec):
+    """A classification spec normalised: its cohort, time zero, target and features, and the prediction keys."""
+    unknown = sorted(set(spec) - set(CLASSIFICATION_KEYS))
+    if unknown:
+        raise SpecError(unknown[0], f"unknown key; a classification spec's keys are {', '.join(CLASSIFICATION_KEYS)}")
+    normalised = {"kind": "classification", "cohort": dict(spec.get("cohort") or {}),
+                  "time_zero": survival_time_zero(spec.get("time_zero")), "target": spec.get("target"),
+                  "features": spec.get("features"), **validate_prediction_spec(spec)}
+    survival_spec_check({"cohort": normalised["cohort"], "time_zero": normalised["time_zero"]})
+    prediction_spec_check(normalised)
+    return normalised
 
 
 def _spec_checked(spec):
@@ -28,6 +56,8 @@ def _spec_checked(spec):
     if not isinstance(spec, dict):
         raise ValidationError({"spec": "The spec must be a JSON object."})
     try:
+        if spec.get("kind") == "classification":
+            return _classification_spec(spec)
         normalised = validate_spec(spec)
         survival_spec_check(normalised)
     except SpecError as exc:
@@ -35,11 +65,19 @@ def _spec_checked(spec):
     return normalised
 
 
+def _endpoint(spec):
+    """What the run's ``endpoint`` column shows: the survival endpoint, or a classification's target in short."""
+    if spec.get("kind") != "classification":
+        return spec.get("endpoint", "")
+    target = spec["target"]
+    return str(target.get("biomarker") or target.get("response") or f"irae:{target.get('irae')}")[:20]
+
+
 def _run_row(spec, *, user=None, rerun_of=None):
     """A new pending run of the checked, normalised spec."""
     normalised = _spec_checked(spec)
     return AnalysisRun.objects.create(
-        spec=normalised, kind=normalised.get("kind", ""), endpoint=normalised.get("endpoint", ""),
+        spec=normalised, kind=normalised.get("kind", ""), endpoint=_endpoint(normalised),
         seed=normalised.get("seed", 0) or 0, created_by=user if user and user.is_authenticated else None,
         rerun_of=rerun_of)
 
@@ -71,6 +109,8 @@ def analysis_run_execute(run_row):
     Returns the fields stored with the done status. Data that cannot be analysed, or a spec that no longer fits
     the database, fails the run with the analysis's readable message (``JobFailed``: shown as is).
     """
+    if run_row.spec.get("kind") == "classification":
+        return _classification_execute(run_row)
     try:
         records = survival_records(spec=run_row.spec)
         result = run(run_row.spec, records)
@@ -92,3 +132,52 @@ def analysis_run_execute(run_row):
         "versions": result.get("versions") or {},
         "figures": figures,
     }
+
+
+def _classification_execute(run_row):
+    """A classification run: the table from the database, nested CV + permuted control + final model, figures."""
+    def progress(done, total, message):
+        AnalysisRun.objects.filter(pk=run_row.pk).update(
+            progress={"done": done, "total": total, "message": message})
+
+    try:
+        X, y, excluded, profile_pk = prediction_table(spec=run_row.spec)
+        result, model_bytes = run_prediction(run_row.spec, X, y, progress=progress)
+    except SpecError as exc:
+        raise JobFailed(f"{exc.field}: {exc.message}") from None
+    except AnalysisError as exc:
+        raise JobFailed(exc.message) from None
+    result["excluded"] = excluded
+    result["profile"] = profile_pk
+    result["feature_names"] = [str(c) for c in X.columns]
+    patient_ids = result.pop("patient_ids")
+    figures = {"roc": roc_plot_svg(result), "calibration": calibration_plot_svg(result)}
+    if result.get("importance"):
+        figures["importance"] = importance_plot_svg(result)
+    return {
+        "result": result, "patient_ids": [int(pk) for pk in patient_ids], "input_sha256": result["input_sha256"],
+        "records_sha256": result["input_sha256"], "versions": result.get("versions") or {}, "figures": figures,
+        "model": model_bytes, "model_sha256": result["model_sha256"],
+    }
+
+
+def model_score(run_row, *, patients):
+    """Score patients with a stored classification run's final model: ``{"scores": [{patient, probability}],
+    "refused": [{patient, reason}]}``. Only features of the profile version the model was fitted on are used;
+    a patient without them is refused with the reason (never scored from another version's features).
+    Research decision support: the probability of the model's target, with the model's validated AUC."""
+    if run_row.kind != "classification" or run_row.status != "done" or not run_row.model:
+        raise ValidationError("Only a finished classification run has a model to score with.")
+    pipeline = load_model(bytes(run_row.model), sha256=run_row.model_sha256)
+    X, missing = prediction_features(spec=run_row.spec, patients=[p.pk for p in patients],
+                                     profile_pk=run_row.result.get("profile"),
+                                     columns=run_row.result.get("feature_names"))
+    probabilities = score_patients(pipeline, X) if len(X) else []
+    by_pk = {p.pk: p for p in patients}
+    scores = [{"patient": by_pk[pk].study_id, "probability": float(prob)}
+              for pk, prob in zip(X.index, probabilities, strict=True)]
+    refused = [{"patient": by_pk[pk].study_id, "reason": reason} for pk, reason in sorted(missing.items())]
+    refused += [{"patient": p.study_id, "reason": "not in the cohort the model's time zero applies to"}
+                for p in patients if p.pk not in set(X.index) and p.pk not in missing]
+    return {"scores": scores, "refused": refused, "auc": run_row.result.get("auc"),
+            "auc_lower": run_row.result.get("auc_lower"), "auc_upper": run_row.result.get("auc_upper")}

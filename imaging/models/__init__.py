@@ -17,4 +17,4 @@ from .dicom import (  # noqa: F401,E402
     Series,
     Study,
 )
-from .radiomics import LESION_REGION, ExtractionProfile, FeatureSet  # noqa: F401,E402
+from .radiomics import LESION_REGION, ExternalFeatureSet, ExtractionProfile, FeatureSet  # noqa: F401,E402

@@ -15,9 +15,18 @@ class ExtractionProfile(models.Model):
 
     Rows are immutable once used: editing a profile creates its next version (``services.profile_save``), and
     every feature set stays tied to the version that produced it.
+
+    An *external* profile (``source``) names features computed by another tool and imported
+    (``import_features``): its parameters are free text (``params = {"description": ...}``), it has no modality
+    and is never active, so nothing is extracted with it. A name is either pyradiomics or external, never both.
     """
 
+    class Source(models.TextChoices):
+        PYRADIOMICS = "pyradiomics", "pyradiomics (extracted here)"
+        EXTERNAL = "external", "External (imported with import_features)"
+
     name = models.SlugField(max_length=64)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.PYRADIOMICS)
     version = models.PositiveIntegerField()
     modality = models.CharField(
         max_length=8, blank=True, help_text="CT, MR or PT: extract automatically for this modality ('' = none)."
@@ -40,6 +49,23 @@ class ExtractionProfile(models.Model):
 
     def __str__(self):
         return f"{self.name} v{self.version}"
+
+    def clean(self):
+        errors = {}
+        if self.name:
+            other = (ExtractionProfile.objects.filter(name=self.name).exclude(source=self.source)
+                     .exclude(pk=self.pk).values_list("source", flat=True).first())
+            if other:
+                errors["name"] = (f"'{self.name}' is already the name of an {other} profile; features of the two "
+                                  "kinds are never mixed under one name. Choose another name.")
+        if self.source == self.Source.EXTERNAL and (self.active or self.modality):
+            errors["active"] = "An external profile is never extracted: it has no modality and is not active."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_external(self):
+        return self.source == self.Source.EXTERNAL
 
     @property
     def regions(self):
@@ -84,3 +110,27 @@ class FeatureSet(BackgroundJob):
 
     def __str__(self):
         return f"{self.segment} · {self.profile} · {self.region}"
+
+
+class ExternalFeatureSet(models.Model):
+    """Features of one lesion at one timepoint computed outside radimmuno (import_features)."""
+
+    lesion = models.ForeignKey("imaging.Lesion", on_delete=models.CASCADE, related_name="external_feature_sets")
+    timepoint = models.ForeignKey("imaging.Timepoint", on_delete=models.CASCADE, related_name="external_feature_sets")
+    profile = models.ForeignKey(ExtractionProfile, on_delete=models.PROTECT, related_name="external_feature_sets")
+    region = models.CharField(max_length=32, default=LESION_REGION, help_text="'lesion' or the tool's region name.")
+    features = models.JSONField(default=dict, blank=True)
+    feature_count = models.PositiveIntegerField(default=0)
+    import_run = models.ForeignKey("patients.ImportRun", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", help_text="The import that last wrote these values.")
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["lesion", "timepoint"]
+        constraints = [
+            models.UniqueConstraint(fields=["lesion", "timepoint", "profile", "region"],
+                                    name="external_featureset_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.lesion.label} · {self.timepoint.date.isoformat()} · {self.profile} · {self.region}"

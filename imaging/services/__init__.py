@@ -17,6 +17,8 @@ from .assessments import (
     targets_check,
     timepoint_upsert,
 )
+from .feature_import import external_profile_for_import, features_import
+from .measurement_import import measurements_import
 from .radiomics import (
     auto_extract_deferred,
     auto_extract_enabled,
@@ -35,7 +37,8 @@ from .segments import segment_assign_lesion, segment_measurement_accept, segment
 
 __all__ = [
     "BASELINE_LOOKAHEAD_DAYS", "PRE_BASELINE_LOOKAHEAD_DAYS", "auto_extract_deferred", "auto_extract_enabled",
-    "feature_set_compute", "feature_set_retry", "feature_sets_extract_batch",
+    "external_profile_for_import", "feature_set_compute", "feature_set_retry", "feature_sets_extract_batch",
+    "features_import", "measurements_import",
     "feature_sets_request", "lesion_create", "lesions_validate", "measurement_record", "profile_export_yaml",
     "profile_load_yaml", "profile_save", "profile_set_active", "profiles_for_modality",
     "regimen_assign_all",

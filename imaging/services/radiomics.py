@@ -35,8 +35,9 @@ from ..compute.radiomics import (
     peritumoral_ring,
     validate_params,
 )
-from ..models import ExtractionProfile, FeatureSet, Instance, Segment
+from ..models import ExtractionProfile, FeatureSet, Instance, Segment, Study
 from ..selectors import segment_mask, series_volume
+from ..signals import feature_sets_done
 
 logger = logging.getLogger(__name__)
 MODALITY_ALIASES = {"PET": "PT"}
@@ -283,6 +284,7 @@ def feature_sets_extract_batch(feature_sets, *, workers=None, progress=None):
     tmp_dir = Path(settings.MEDIA_ROOT) / "volumes" / "masks"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     done = failed = 0
+    finished_studies = set()
 
     def on_result(n, total, job_result):
         nonlocal done, failed
@@ -297,7 +299,8 @@ def feature_sets_extract_batch(feature_sets, *, workers=None, progress=None):
                 # the row was claimed when the batch started: record when its own extraction began
                 seconds = float(result.timings.get("total", 0.0) or 0.0)
                 fields["started_at"] = timezone.now() - timedelta(seconds=seconds)
-                fs.finish(**fields)
+                if fs.finish(**fields) == JobStatus.DONE:
+                    finished_studies.add(fs.segment.segmentation.image_series.study_id)
                 done += 1
             (tmp_dir / f"fs-{pk}.nrrd").unlink(missing_ok=True)
         if progress:
@@ -333,4 +336,92 @@ def feature_sets_extract_batch(feature_sets, *, workers=None, progress=None):
             params = ExtractionProfile.objects.get(pk=profile_pk).params
             BatchExtractor(params, n_workers=workers).run(jobs, progress=on_result)
     logger.info("batch extraction finished at %s: %d done, %d failed", timezone.now(), done, failed)
+    if finished_studies:
+        patients = set(Study.objects.filter(pk__in=finished_studies).values_list("patient_id", flat=True))
+        feature_sets_done.send(sender=FeatureSet, patient_ids=patients)
     return done, failed
+
+
+# -- re-extraction from perturbed masks (feature robustness; nothing stored here) -----------------------------------
+def feature_sets_extract_perturbed(feature_sets, *, perturbations, seed=0, probability=0.25, workers=None,
+                                   progress=None):
+    """Extract the features of done lesion feature sets again from perturbed copies of their masks.
+
+    For the feature-robustness analysis (``analytics.services.robustness``): each set's segment mask is changed by
+    every named perturbation (``"original"``, ``"erode"``, ``"dilate"``, ``"random"``; see
+    ``imaging.compute.segmentation.perturb``; the random contour of a segment is drawn with the seed
+    ``(seed, segment pk)``), and extracted with the set's own profile parameters by the app's extractor, each
+    series' volume loaded once for all of its masks, over ``workers`` processes. Nothing is stored.
+
+    Returns ``{feature_set_pk: {perturbation: entry}}``: ``entry`` is ``{"features", "voxels", "mask_sha256",
+    "provenance"}`` or, where the perturbed mask cannot be used or extracted, ``{"error": reason, "voxels"}``.
+    ``progress(done, total)`` is called as masks finish.
+    """
+    import tempfile
+
+    from ..compute.segmentation.perturb import PerturbationError, perturb_mask
+
+    out = {fs.pk: {} for fs in feature_sets}
+    groups = {}  # profile pk -> series pk -> feature sets
+    for fs in feature_sets:
+        groups.setdefault(fs.profile_id, {}).setdefault(fs.segment.segmentation.image_series_id, []).append(fs)
+    total = len(feature_sets) * len(perturbations)
+    finished = 0
+
+    def count(n=1):
+        nonlocal finished
+        finished += n
+        if progress:
+            progress(finished, total)
+
+    def on_result(n, n_jobs, job_result):
+        for (pk, perturbation), result in job_result.results.items():
+            entry = out[pk][perturbation]
+            if result.error is not None:
+                entry["error"] = f"extraction failed: {result.error.reason}"
+            else:
+                entry["features"] = {k: float(v) for k, v in result.features.items()}
+                entry["provenance"] = result.provenance.to_dict() if result.provenance else {}
+            count()
+
+    with tempfile.TemporaryDirectory(prefix="radimmuno-perturbed-") as tmp:
+        for profile_pk, by_series in groups.items():
+            jobs = []
+            for series_pk, members in by_series.items():
+                try:
+                    volume_path = series_volume_path(members[0].segment.segmentation.image_series)
+                except Exception as exc:  # noqa: BLE001 - recorded for every mask of the series
+                    for fs in members:
+                        out[fs.pk] = {p: {"error": f"image series could not be loaded: {exc}", "voxels": 0}
+                                      for p in perturbations}
+                    count(len(members) * len(perturbations))
+                    continue
+                masks = {}
+                for fs in members:
+                    try:
+                        mask = segment_mask(fs.segment)
+                    except Exception as exc:  # noqa: BLE001 - a missing or unreadable mask file: that lesion only
+                        out[fs.pk] = {p: {"error": f"the mask could not be read: {exc}", "voxels": 0}
+                                      for p in perturbations}
+                        count(len(perturbations))
+                        continue
+                    for perturbation in perturbations:
+                        try:
+                            changed = perturb_mask(mask, perturbation, seed=(int(seed), fs.segment_id),
+                                                   probability=probability)
+                        except PerturbationError as exc:
+                            out[fs.pk][perturbation] = {"error": str(exc), "voxels": 0}
+                            count()
+                            continue
+                        array = sitk.GetArrayViewFromImage(changed)
+                        path = Path(tmp) / f"{fs.pk}-{perturbation}.nrrd"
+                        sitk.WriteImage(changed, str(path), useCompression=True)
+                        out[fs.pk][perturbation] = {"voxels": int((array != 0).sum()),
+                                                    "mask_sha256": hashlib.sha256(array.tobytes()).hexdigest()}
+                        masks[(fs.pk, perturbation)] = str(path)
+                if masks:
+                    jobs.append(ExtractionJob(image=str(volume_path), masks=masks, job_id=(series_pk, profile_pk)))
+            if jobs:
+                params = ExtractionProfile.objects.get(pk=profile_pk).params
+                BatchExtractor(params, n_workers=workers).run(jobs, progress=on_result)
+    return out

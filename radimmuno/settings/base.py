@@ -206,3 +206,5 @@ RADIMMUNO_AUTO_EXTRACT = env_bool("RADIMMUNO_AUTO_EXTRACT", True)
 
 # Background jobs: a running job beats this often; one silent for six beats is taken as dead and re-run.
 RADIMMUNO_JOB_HEARTBEAT_SECONDS = float(os.environ.get("RADIMMUNO_JOB_HEARTBEAT_SECONDS", "30"))
+#: Delta-radiomics pairs stored for every patient (analytics.compute.delta): (reference, later timepoint).
+RADIMMUNO_DELTA_PAIRS = [("baseline", "first_follow_up")]

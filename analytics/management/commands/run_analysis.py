@@ -13,8 +13,9 @@ def _number(value, digits=3):
 
 
 class Command(BaseCommand):
-    help = ("Run a survival analysis (KM, Cox, landmark, time-varying irAE Cox) from SPEC.json on the database, "
-            "store it as a run, print a summary and optionally write the result JSON.")
+    help = ("Run an analysis — survival (KM, Cox, landmark, time-varying irAE Cox) or classification (a prediction "
+            "model with nested cross-validation) — from SPEC.json on the database, store it as a run, print a "
+            "summary and optionally write the result JSON.")
 
     def add_arguments(self, parser):
         parser.add_argument("spec", help="path of the spec (JSON object), '-' for standard input")
@@ -46,6 +47,20 @@ class Command(BaseCommand):
             self.stdout.write(f"Result written to {output}.")
 
     def summary(self, run, result):
+        if result.get("kind") == "classification":
+            yield (f"Analysis {run.pk}: classification ({result.get('model')}) of {run.endpoint}: "
+                   f"n={result.get('n')}, positives={result.get('positives')}")
+            yield (f"  AUC {_number(result.get('auc'))} (95% CI {_number(result.get('auc_lower'))}–"
+                   f"{_number(result.get('auc_upper'))}); permuted-label control AUC {_number(result.get('permuted_auc'))}")
+            if result.get("leak_warning"):
+                yield f"  WARNING: {result['leak_warning']}"
+            yield (f"  Brier {_number(result.get('brier'))}, calibration slope {_number(result.get('calibration_slope'))}"
+                   f", intercept {_number(result.get('calibration_intercept'))}")
+            yield f"  selected features: {', '.join(result.get('selected_features') or []) or 'none'}"
+            excluded = result.get("excluded") or {}
+            if excluded:
+                yield "Excluded: " + ", ".join(f"{reason} {count}" for reason, count in sorted(excluded.items()))
+            return
         yield (f"Analysis {run.pk}: {result.get('kind')} of {result.get('endpoint')}: n={result.get('n')}, "
                f"events={result.get('events')}")
         excluded = result.get("excluded") or {}

@@ -1,0 +1,154 @@
+"""Classification runs from the database: the target and feature table, a stored run with its model, the spec
+errors a researcher gets, and the planted signal found with the permuted control near 0.5."""
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from analytics.compute.prediction import load_model, score_patients
+from analytics.models import AnalysisRun
+from analytics.selectors.prediction import prediction_table
+from analytics.services import analysis_run_create, analysis_run_now
+from imaging.models import ExternalFeatureSet, ExtractionProfile
+from tests.factories import (
+    BiomarkerFactory,
+    LesionFactory,
+    OutcomeFactory,
+    PatientFactory,
+    RegimenFactory,
+    SiteFactory,
+    TimepointFactory,
+)
+
+pytestmark = pytest.mark.django_db
+FAST = {"cv": {"outer_folds": 3, "inner_folds": 3, "repeats": 1}, "permutations": 3, "bootstrap": 200}
+SPEC = {"kind": "classification", "target": {"biomarker": "pdl1_tps", "threshold": 50},
+        "features": {"radiomics": {"profile": "lifex", "timepoint": "baseline", "aggregate": "largest",
+                                   "include": ["original_*"]}, "clinical": ["age_at_start"]},
+        **FAST}
+
+
+@pytest.fixture
+def cohort():
+    """80 patients: baseline features of two target lesions (the larger one carries the signal), PD-L1 TPS >= 50
+    where the signal feature is high; one patient without a PD-L1 result, one without features."""
+    rng = np.random.default_rng(3)
+    site = SiteFactory(code="A")
+    profile = ExtractionProfile.objects.create(name="lifex", version=1, source="external", active=False,
+                                               modality="", params={"description": "LIFEx"}, params_hash="lifex")
+    for i in range(82):
+        patient = PatientFactory(site=site, study_id=f"P-{i:03d}", year_of_birth=1940 + i % 30)
+        RegimenFactory(patient=patient, start_date=dt.date(2023, 2, 1))
+        OutcomeFactory(patient=patient)
+        signal = rng.normal()
+        if i != 80:
+            BiomarkerFactory(patient=patient, value_numeric=Decimal("80" if signal + 0.5 * rng.normal() > 0 else "5"),
+                             measured_on=dt.date(2023, 1, 20))
+        baseline = TimepointFactory(patient=patient, date=dt.date(2023, 1, 25), kind="baseline")
+        if i == 81:
+            continue
+        for label, volume, carries in (("T1", 5000.0, True), ("T2", 800.0, False)):
+            lesion = LesionFactory(patient=patient, label=label)
+            features = {f"original_glcm_Noise{k:02d}": float(rng.normal()) for k in range(40)}
+            features["original_firstorder_Signal"] = float(signal if carries else rng.normal())
+            features["original_shape_VoxelVolume"] = volume
+            ExternalFeatureSet.objects.create(lesion=lesion, timepoint=baseline, profile=profile, features=features,
+                                              feature_count=len(features))
+    return profile
+
+
+def test_the_table_has_one_row_per_patient_with_the_largest_target_lesion_and_counted_exclusions(cohort):
+    X, y, excluded, profile_pk = prediction_table(spec=SPEC)
+    assert profile_pk == cohort.pk and len(X) == len(y) == 80
+    assert excluded == {"no pdl1_tps measured on or before time zero": 1,
+                        "no radiomic features at the baseline (or no stored delta)": 1}
+    assert "age_at_start" in X.columns and "original_firstorder_Signal" in X.columns and X.shape[1] == 43
+    first = ExternalFeatureSet.objects.get(lesion__patient__study_id="P-000", lesion__label="T1")
+    pk = first.lesion.patient_id
+    assert X.loc[pk, "original_firstorder_Signal"] == first.features["original_firstorder_Signal"]  # largest: T1
+    assert X.loc[pk, "age_at_start"] == 2023 - 1940 and set(y.unique()) == {0, 1}
+
+
+def test_a_stored_classification_run_finds_the_planted_signal_and_keeps_its_model(cohort):
+    run = analysis_run_now(spec=SPEC)
+    assert run.status == "done", run.error
+    result = run.result
+    _, y, _, _ = prediction_table(spec=SPEC)
+    assert result["kind"] == "classification" and result["n"] == 80 and result["positives"] == int(y.sum())
+    assert result["auc_lower"] > 0.5 and result["auc"] > 0.75, result["auc"]
+    assert abs(result["permuted_auc"] - 0.5) < 0.2 and result["leak_warning"] is None
+    assert "original_firstorder_Signal" in result["selected_features"]
+    assert result["excluded"]["no pdl1_tps measured on or before time zero"] == 1
+    for key in ("brier", "calibration_slope", "calibration_intercept", "auc_upper"):
+        assert key in result
+    assert set(run.figures) >= {"roc", "calibration"} and run.figures["roc"].startswith("<svg")
+    assert run.model_sha256 == result["model_sha256"] and len(run.patient_ids) == 80
+    # the stored model re-scores after a reload from the database, identically
+    X, _, _, _ = prediction_table(spec=run.spec)
+    stored = AnalysisRun.objects.get(pk=run.pk)
+    model = load_model(bytes(stored.model), sha256=stored.model_sha256)
+    again = load_model(bytes(AnalysisRun.objects.get(pk=run.pk).model), sha256=stored.model_sha256)
+    assert np.array_equal(score_patients(model, X), score_patients(again, X))
+    assert run.endpoint == "pdl1_tps"
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"target": {"biomarker": "shoe_size", "threshold": 1}}, "target", "unknown biomarker"),
+    ({"target": {"biomarker": "pdl1_tps"}}, "target", "threshold"),
+    ({"target": {"response": "cure"}}, "target", "response must be one of"),
+    ({"features": {}}, "features", "name the features"),
+    ({"features": {"radiomics": {"profile": "nope"}}}, "features.radiomics", "no extraction profile"),
+    ({"features": {"clinical": ["hat_size"]}}, "features.clinical", "unknown clinical covariate"),
+    ({"model": "deep_net"}, "model", "must be one of"),
+    ({"colour": "blue"}, "colour", "unknown key"),
+])
+def test_spec_errors_name_their_field_and_store_nothing(cohort, change, field, words):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        analysis_run_create(spec={**SPEC, **change})
+    assert field in caught.value.message_dict and words in " ".join(caught.value.message_dict[field])
+    assert not AnalysisRun.objects.exists()
+
+
+def test_run_analysis_prints_the_classification_summary(cohort, tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**SPEC, "target": {"response": "objective"}}))
+    out = io.StringIO()
+    with pytest.raises(Exception) as caught:  # no response assessments in this cohort: a readable failure
+        call_command("run_analysis", str(spec), stdout=out)
+    assert str(caught.value).startswith("Analysis") and "failed" in str(caught.value), str(caught.value)
+    spec.write_text(json.dumps(SPEC))
+    call_command("run_analysis", str(spec), "--output", str(tmp_path / "r.json"), stdout=out)
+    text = out.getvalue()
+    assert "classification (l1_logistic) of pdl1_tps" in text and "AUC" in text and "permuted-label" in text
+    assert json.loads((tmp_path / "r.json").read_text())["kind"] == "classification"
+
+
+def test_the_api_scores_patients_with_the_stored_model_and_refuses_another_profile_version(cohort,
+                                                                                           client_logged_in):
+    run = analysis_run_now(spec=SPEC)
+    url = f"/api/v1/analytics/models/{run.pk}/score/"
+    first = client_logged_in.post(url, {"patients": ["P-000", "P-001", "P-081"]}, content_type="application/json")
+    assert first.status_code == 200, first.content
+    body = first.json()
+    assert [s["patient"] for s in body["scores"]] == ["P-000", "P-001"]
+    assert body["refused"][0]["patient"] == "P-081" and "lifex v1" in body["refused"][0]["reason"]
+    assert "not a diagnosis" in body["note"] and body["auc"] == run.result["auc"]
+    again = client_logged_in.post(url, {"patients": ["P-000", "P-001"]}, content_type="application/json").json()
+    assert again["scores"] == body["scores"]  # identical probabilities from the stored model
+    # features re-extracted with a new version of the profile: refused, never mixed
+    v2 = ExtractionProfile.objects.create(name="lifex", version=2, source="external", active=False, modality="",
+                                          params={"description": "LIFEx 8"}, params_hash="lifex2")
+    ExternalFeatureSet.objects.filter(lesion__patient__study_id="P-001").update(profile=v2)
+    mixed = client_logged_in.post(url, {"patients": ["P-000", "P-001"]}, content_type="application/json").json()
+    assert [s["patient"] for s in mixed["scores"]] == ["P-000"]
+    assert mixed["refused"] == [{"patient": "P-001", "reason": mixed["refused"][0]["reason"]}]
+    assert "the version the model was fitted on" in mixed["refused"][0]["reason"]
+    assert client_logged_in.post(url, {"patients": ["NOPE"]}, content_type="application/json").status_code == 400
+    assert client_logged_in.post("/api/v1/analytics/models/999999/score/", {"patients": ["P-000"]},
+                                 content_type="application/json").status_code == 404
