@@ -168,8 +168,44 @@ def _num(value, digits=3):
     return f"{value:.{digits}g}"
 
 
-def _report(result):
+def _classification_report(result, spec):
+    target = spec.get("target") or {}
+    if "biomarker" in target:
+        outcome = (f"{target['biomarker']} ≥ {target['threshold']}" if "threshold" in target
+                   else f"{target['biomarker']} in {', '.join(map(str, target.get('positive', [])))}")
+    elif "response" in target:
+        outcome = {"objective": "objective response (CR/PR, RECIST 1.1)", "dcb": "durable clinical benefit",
+                   "pseudoprogression": "pseudoprogression among patients with a first iUPD",
+                   "hyperprogression": "hyperprogression (any definition)"}.get(target["response"], target["response"])
+    else:
+        outcome = (f"irAE {target.get('irae')} of grade ≥ {target.get('min_grade', 1)} within "
+                   f"{target.get('within_days', 180)} days of time zero")
+    features = spec.get("features") or {}
+    radiomics = features.get("radiomics") or {}
+    families = ", ".join(filter(None, [
+        f"radiomics {', '.join(radiomics.get('include') or ['*'])} ({radiomics.get('aggregate', 'largest')})"
+        if radiomics else "", f"clinical {', '.join(features.get('clinical') or [])}" if features.get("clinical")
+        else ""]))
+    cohort = spec.get("cohort") or {}
+    return {
+        "target": outcome, "auc": _num(result.get("auc")),
+        "auc_ci": f"{_num(result.get('auc_lower'))}–{_num(result.get('auc_upper'))}",
+        "permuted_auc": _num(result.get("permuted_auc")), "balanced_accuracy": _num(result.get("balanced_accuracy")),
+        "sensitivity": _num(result.get("sensitivity")), "specificity": _num(result.get("specificity")),
+        "brier": _num(result.get("brier")), "calibration_slope": _num(result.get("calibration_slope")),
+        "calibration_intercept": _num(result.get("calibration_intercept")),
+        "cohort": json.dumps(cohort) if cohort else "none (every patient)",
+        "time_zero": json.dumps(spec.get("time_zero")), "families": families or "–",
+        "profile": radiomics.get("profile", ""), "grid": json.dumps((result.get("pipeline") or {}).get("grid")),
+        "sites": len(cohort.get("site") or []) if isinstance(cohort.get("site"), list) else 0,
+    }
+
+
+def _report(result, spec=None):
     """The result's tables, formatted for the page (the numbers are the stored result's, nothing recomputed)."""
+    if result.get("kind") == "classification":
+        return {"classification": _classification_report(result, spec or {}),
+                "excluded": sorted((result.get("excluded") or {}).items()), "warnings": result.get("warnings") or []}
     times = [row["time"] for row in (result.get("groups") or [{}])[0].get("survival", [])]
     groups = [{
         "group": g["group"], "n": g["n"], "events": g["events"], "median": _num(g.get("median")),
@@ -212,7 +248,7 @@ def analysis_run(request, pk):
         "run": run, "result": result, "figures": run.figures or {},
         "spec_json": json.dumps(run.spec, indent=2, ensure_ascii=False, sort_keys=True),
         "data_changed": selectors.analysis_run_data_changed(run) if run.status == "done" else None,
-        "report": _report(result) if run.status == "done" and result else None,
+        "report": _report(result, run.spec) if run.status == "done" and result else None,
         "reruns": list(run.reruns.order_by("-created_at", "-pk").values_list("pk", flat=True)[:10]),
     }
     return render_page(request, "analytics/analysis_run.html", "analytics/partials/analysis_run_status.html",

@@ -123,7 +123,9 @@ def patient_delta_panel(*, patient, profile=None, region="lesion", reference="ba
     if not observations:
         return panel
     profile_ids = sorted({pk for pk, _ in keys}, key=lambda pk: profiles[pk])
-    profile_id = int(profile) if str(profile).isdigit() and int(profile) in profile_ids else profile_ids[-1]
+    width = {pk: max(len(o.features) for o in observations if o.profile_id == pk) for pk in profile_ids}
+    default = max(profile_ids, key=lambda pk: (width[pk], profiles[pk][1]))  # the richest profile, its latest version
+    profile_id = int(profile) if str(profile).isdigit() and int(profile) in profile_ids else default
     regions = sorted({r for pk, r in keys if pk == profile_id})
     region = region if region in regions else ("lesion" if "lesion" in regions else regions[0])
     chosen = [o for o in observations if o.profile_id == profile_id and o.region == region]

@@ -26,10 +26,11 @@ def demo(settings, django_capture_on_commit_callbacks):
 
     settings.RADIMMUNO_AUTO_EXTRACT = True
     ExtractionProfile.objects.update(active=False)
-    profile_save(name="ct-delta", modality="CT", params=PARAMS)
+    profile = profile_save(name="ct-delta", modality="CT", params=PARAMS)[0]
     with django_capture_on_commit_callbacks(execute=True):  # the refresh runs after commit, as in the app
         call_command("seed_demo", patients=4, seed=5, imaging_patients=2, stdout=io.StringIO())
     assert FeatureSet.objects.filter(status="done").exists()
+    return profile  # the demo's synthetic features (profile demo-features) have their own deltas too
 
 
 def _schedule(kinds):
@@ -93,12 +94,13 @@ def _check(stored, before, after):
 def test_stored_deltas_equal_a_direct_pandas_computation_on_feature_table(demo):
     lesion_rows, patient_rows = _reference_deltas()
     assert lesion_rows and patient_rows
-    stored = {(d.patient.study_id, d.lesion.label, d.region): d for d in delta_features(level="lesion")}
+    stored = {(d.patient.study_id, d.lesion.label, d.region): d for d in delta_features(level="lesion", profile=demo)}
     assert set(stored) == set(lesion_rows)
     for key, (before, after) in lesion_rows.items():
         _check(stored[key].values, before, after)
         assert stored[key].reference == "baseline" and stored[key].members == [key[1]]
-    means = {(d.patient.study_id, d.region): d for d in delta_features(level="patient", aggregation="mean")}
+    means = {(d.patient.study_id, d.region): d
+             for d in delta_features(level="patient", aggregation="mean", profile=demo)}
     assert set(means) == set(patient_rows)
     for key, (before, after) in patient_rows.items():
         _check(means[key].values, before, after)
@@ -106,7 +108,7 @@ def test_stored_deltas_equal_a_direct_pandas_computation_on_feature_table(demo):
 
 
 def test_long_format_filters_by_feature_pattern_and_gives_change_per_week(demo):
-    rows = delta_features(level="lesion")
+    rows = delta_features(level="lesion", profile=demo)
     long = list(delta_long(rows, feature_pattern="original_shape_*, original_firstorder_Mean"))
     assert long and {r["feature"].split("_")[1] for r in long} == {"shape", "firstorder"}
     assert {r["feature"] for r in long if "firstorder" in r["feature"]} == {"original_firstorder_Mean"}
@@ -117,7 +119,7 @@ def test_long_format_filters_by_feature_pattern_and_gives_change_per_week(demo):
 
 def test_a_finished_feature_set_and_a_remapped_mask_refresh_the_patients_deltas(demo,
                                                                                django_capture_on_commit_callbacks):
-    row = delta_features(level="lesion", region="lesion").first()
+    row = delta_features(level="lesion", region="lesion", profile=demo).first()
     patient, lesion = row.patient, row.lesion
     DeltaFeature.objects.filter(patient=patient).delete()
     fs = FeatureSet.objects.get(segment__lesion=lesion, status="done", region=row.region,
@@ -131,27 +133,28 @@ def test_a_finished_feature_set_and_a_remapped_mask_refresh_the_patients_deltas(
     with django_capture_on_commit_callbacks(execute=True):
         segment.lesion, segment.lesion_mapping = None, "unmatched"
         segment.save()
-    assert not DeltaFeature.objects.filter(patient=patient, lesion=lesion, region=fs.region).exists()
+    assert not DeltaFeature.objects.filter(patient=patient, lesion=lesion, region=fs.region, profile=demo).exists()
     refused = DeltaRefresh.objects.get(patient=patient).refused
     assert any(r["lesion"] == lesion.label and r["reason"].startswith("no features at") for r in refused)
 
 
 def test_the_patient_page_panel_and_the_api(demo, client_logged_in, htmx_headers, django_assert_max_num_queries):
-    row = delta_features(level="lesion", region="lesion").first()
+    row = delta_features(level="lesion", region="lesion", profile=demo).first()
     patient = row.patient
     url = f"/analytics/patients/{patient.pk}/deltas/"
     page = client_logged_in.get(f"/patients/{patient.pk}/")
     assert url in page.content.decode()  # the patient page lazy-loads the panel
     full = client_logged_in.get(url)
     assert full.status_code == 200 and b"<html" in full.content
-    fragment = client_logged_in.get(url, {"family": "original_glcm"}, **htmx_headers)
+    fragment = client_logged_in.get(url, {"family": "original_glcm", "profile": demo.pk}, **htmx_headers)
     text = fragment.content.decode()
     assert fragment.status_code == 200 and "<html" not in text and 'id="delta-heatmap"' in text
     assert "original_glcm_JointEnergy" in text and "original_firstorder_Mean</td>" not in text
     assert row.lesion.label in text and "patient (mean)" in text and 'id="delta-trend"' in text
     assert "(stored;" in text
     # another pair: computed now, and said so
-    later = client_logged_in.get(url, {"reference": "nadir", "to": str(row.to_timepoint_id)}, **htmx_headers)
+    later = client_logged_in.get(url, {"reference": "nadir", "to": str(row.to_timepoint_id), "profile": demo.pk},
+                                 **htmx_headers)
     assert later.status_code == 200 and "computed now" in later.content.decode()
     # garbage parameters fall back to the defaults, never a 500
     assert client_logged_in.get(url, {"profile": "x", "region": "nowhere", "to": "-1", "family": "?"}).status_code == 200
@@ -159,7 +162,8 @@ def test_the_patient_page_panel_and_the_api(demo, client_logged_in, htmx_headers
     api = "/api/v1/analytics/delta-features/"
     with django_assert_max_num_queries(6):
         response = client_logged_in.get(api, {"patient": patient.study_id, "lesion": row.lesion.label,
-                                              "region": "lesion", "feature": "original_shape_*"})
+                                              "region": "lesion", "feature": "original_shape_*",
+                                              "profile": "ct-delta"})
     assert response.status_code == 200, response.content[:500]
     body = response.json()
     assert body["count"] == 1 and body["results"]

@@ -152,3 +152,42 @@ def test_the_api_scores_patients_with_the_stored_model_and_refuses_another_profi
     assert client_logged_in.post(url, {"patients": ["NOPE"]}, content_type="application/json").status_code == 400
     assert client_logged_in.post("/api/v1/analytics/models/999999/score/", {"patients": ["P-000"]},
                                  content_type="application/json").status_code == 404
+
+
+def test_the_run_page_shows_the_classification_report(cohort, client_logged_in, htmx_headers):
+    run = analysis_run_now(spec=SPEC)
+    page = client_logged_in.get(f"/analytics/analyses/{run.pk}/")
+    text = page.content.decode()
+    assert page.status_code == 200 and 'id="classification-report"' in text
+    assert f"{run.result['auc']:.3g}" in text and 'id="roc-plot"' in text and 'id="calibration-plot"' in text
+    assert "Permuted-label control" in text and 'id="tripod"' in text and "pdl1_tps ≥ 50" in text
+    assert "no pdl1_tps measured on or before time zero" in text and "not a diagnostic test" in text
+    if run.result["rad_score"]:
+        assert 'id="rad-score-formula"' in text and "logit(p)" in text
+    fragment = client_logged_in.get(f"/analytics/analyses/{run.pk}/", **htmx_headers)
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    listing = client_logged_in.get("/analytics/analyses/").content.decode()
+    assert "classification" in listing and "pdl1_tps" in listing
+
+
+def test_a_running_classification_shows_its_progress(cohort, client_logged_in):
+    run = analysis_run_create(spec=SPEC)  # pending: the on-commit task never ran in this test transaction
+    AnalysisRun.objects.filter(pk=run.pk).update(status="running", progress={"done": 4, "total": 15,
+                                                                             "message": "repeat 1, fold 4"})
+    text = client_logged_in.get(f"/analytics/analyses/{run.pk}/").content.decode()
+    assert 'id="analysis-progress"' in text and "4 of 15: repeat 1, fold 4" in text and 'hx-trigger="every 2s"' in text
+
+
+def test_a_rerun_on_unchanged_data_gives_the_same_numbers_and_model(cohort):
+    from analytics.services import analysis_run_rerun
+    from radimmuno.jobs import run_job
+    from analytics.services import analysis_run_execute
+
+    first = analysis_run_now(spec=SPEC)
+    second = analysis_run_rerun(first)
+    run_job(AnalysisRun, second.pk, analysis_run_execute)
+    second.refresh_from_db()
+    assert second.status == "done" and second.rerun_of_id == first.pk
+    for key in ("auc", "auc_lower", "auc_upper", "permuted_aucs", "brier", "selected_features", "input_sha256"):
+        assert second.result[key] == first.result[key], key
+    assert second.model_sha256 == first.model_sha256 and bytes(second.model) == bytes(first.model)

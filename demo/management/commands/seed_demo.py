@@ -3,10 +3,11 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from analytics.services import response_recompute_patients
+from analytics.services import delta_refresh_patients, response_recompute_patients
 from demo.services import (
     EXTRACT_COMMAND,
     demo_cohort_create,
+    demo_features_create,
     demo_imaging_create,
     demo_patients_for_imaging,
     demo_radiomics_extract,
@@ -50,6 +51,10 @@ class Command(BaseCommand):
         # Bulk writes send no signals: compute the cohort's response assessments here, in this process.
         assessed = response_recompute_patients(created)
         self.stdout.write(f"Response assessments computed: {assessed}.")
+        features = demo_features_create(patients=created, seed=seed)
+        deltas = delta_refresh_patients([p.pk for p in created])
+        self.stdout.write(f"Synthetic radiomic features (profile demo-features): {features} feature sets, "
+                          f"{deltas} delta-radiomics rows.")
         if imaging_patients > 0:
             extract = auto_extract_enabled()
             with auto_extract_deferred():  # one batch below instead of one task per mask
