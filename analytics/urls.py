@@ -11,4 +11,5 @@ urlpatterns = [
     path("analyses/<int:pk>/rerun/", views.analysis_run_rerun, name="analysis-run-rerun"),
     path("patients/<int:pk>/response/", views.patient_response, name="patient-response"),
     path("patients/<int:pk>/deltas/", views.patient_deltas, name="patient-deltas"),
+    path("patients/<int:pk>/models/", views.patient_models, name="patient-models"),
 ]

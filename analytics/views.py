@@ -92,6 +92,26 @@ def patient_deltas(request, pk):
 
 
 @login_required
+@require_GET
+def patient_models(request, pk):
+    """The patient's scores from the latest stored classification models (research decision support): each
+    model's target, validated AUC with its CI, and this patient's probability, or why the model cannot score them."""
+    try:
+        patient = patient_header(pk=pk)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient.") from None
+    rows = []
+    for run in selectors.analysis_runs().filter(kind="classification", status="done").exclude(model=None)[:5]:
+        scores, refused = selectors.model_probabilities(run, patients=[patient.pk])
+        report = _classification_report(run.result, run.spec)
+        rows.append({"run": run, "target": report["target"], "auc": report["auc"], "auc_ci": report["auc_ci"],
+                     "probability": scores.get(patient.pk), "refused": refused.get(patient.pk),
+                     "leak_warning": run.result.get("leak_warning")})
+    return render_page(request, "analytics/patient_models.html", "analytics/partials/models_panel.html",
+                       {"patient": patient, "rows": rows})
+
+
+@login_required
 def worklist(request):
     kind = request.GET.get("kind", "")
     kind = kind if kind in dict(WORKLIST_KINDS) else ""

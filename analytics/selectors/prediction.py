@@ -263,3 +263,20 @@ def prediction_features(*, spec, patients, profile_pk=None, columns=None):
         X = X.reindex(columns=list(columns))
     X.index.name = "patient"
     return X.astype(float), missing
+
+
+def model_probabilities(run_row, *, patients):
+    """A stored classification model's probabilities for these patient pks: ``({pk: probability}, {pk: reason})``
+    (refused: no features of the profile version the model was fitted on, no regimen for its time zero)."""
+    from ..compute.prediction import load_model, score_patients
+
+    pipeline = load_model(bytes(run_row.model), sha256=run_row.model_sha256)
+    X, missing = prediction_features(spec=run_row.spec, patients=list(patients),
+                                     profile_pk=run_row.result.get("profile"),
+                                     columns=run_row.result.get("feature_names"))
+    probabilities = score_patients(pipeline, X) if len(X) else []
+    scores = {int(pk): float(p) for pk, p in zip(X.index, probabilities, strict=True)}
+    for pk in patients:
+        if pk not in scores and pk not in missing:
+            missing[pk] = "not in the cohort the model's time zero applies to"
+    return scores, missing

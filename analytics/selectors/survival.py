@@ -36,6 +36,9 @@ _IRECIST_PROGRESSION = ("iUPD confirmed as iCPD", "unconfirmed iUPD")
 RADIOMICS_PREFIX = "radiomics:"
 RADIOMICS_HINT = "radiomics:<profile>:<feature>"
 RADIOMICS_AGGREGATIONS = ("sum", "mean", "min", "max")
+#: A stored prediction model's probability as a covariate: ``model:<classification run id>``.
+MODEL_PREFIX = "model:"
+MODEL_HINT = "model:<classification run id>"
 
 
 def survival_covariate_names():
@@ -47,7 +50,23 @@ def survival_covariate_names():
     names.update(dict.fromkeys(BiomarkerKind.objects.values_list("code", flat=True), "biomarker"))
     names.update(dict.fromkeys(RESPONSE_GROUPS, "response"))
     names[RADIOMICS_HINT] = "radiomics"
+    names[MODEL_HINT] = "model"
     return names
+
+
+def is_model_covariate(name):
+    return isinstance(name, str) and name.startswith(MODEL_PREFIX)
+
+
+def model_covariate(name, *, field="covariates"):
+    """The finished classification run a ``model:<id>`` covariate names (its stored model scores the cohort)."""
+    run_id = name[len(MODEL_PREFIX):].strip()
+    run_row = (AnalysisRun.objects.filter(pk=int(run_id), kind="classification", status="done")
+               .exclude(model=None).first() if run_id.isdigit() else None)
+    if run_row is None:
+        raise SpecError(field, f"{name!r}: there is no finished classification run #{run_id} with a stored model "
+                               f"(use model:<id> of a done classification run, see /analytics/analyses/).")
+    return run_row
 
 
 def is_radiomic(name):
@@ -327,11 +346,14 @@ def survival_spec_check(spec):
     ``radiomic_covariate``); raises ``SpecError`` naming the field."""
     known = survival_covariate_names()
     known.pop(RADIOMICS_HINT)
+    known.pop(MODEL_HINT)
     for field, names in (("covariates", spec.get("covariates") or []),
                          ("group_by", [spec["group_by"]] if spec.get("group_by") else [])):
         for name in names:
             if is_radiomic(name):
                 known[name] = radiomic_covariate(name, field=field)
+            elif is_model_covariate(name):
+                known[name] = model_covariate(name, field=field)
             elif name not in known:
                 raise SpecError(field, f"Unknown covariate {name!r}. Known: the patient covariates "
                                        f"({', '.join(PATIENT_COVARIATES)}), the biomarker kind codes "
@@ -365,6 +387,7 @@ def survival_records(*, spec):
     patient_names = [n for n in asked if known[n] == "patient"]
     biomarker_codes = [n for n in asked if known[n] == "biomarker"]
     radiomic = {n: known[n] for n in asked if is_radiomic(n)}
+    models = {n: known[n] for n in asked if is_model_covariate(n)}
     choose = _regimen_chooser(spec.get("time_zero"))
     cohort = survival_cohort(cohort=spec.get("cohort"))
     cohort_pks = cohort.values("pk")
@@ -402,6 +425,11 @@ def survival_records(*, spec):
         adverse_events[patient_id].append((term, grade, onset))
     radiomic_rows = {name: imaging_selectors.baseline_target_feature_values(
         patients=cohort_pks, profile=r["profile"], feature=r["feature"]) for name, r in radiomic.items()}
+    if models:
+        from .prediction import model_probabilities
+
+        model_scores = {name: model_probabilities(run_row, patients=[p.pk for p in patients])[0]
+                        for name, run_row in models.items()}
 
     records = []
     for patient in patients:
@@ -419,6 +447,8 @@ def survival_records(*, spec):
                     covariates[code] = category or None
         for name, r in radiomic.items():
             covariates[name] = _radiomic_value(radiomic_rows[name].get(patient.pk, []), time_zero, r["aggregation"])
+        for name in models:
+            covariates[name] = model_scores[name].get(patient.pk) if time_zero else None
         assessment = assessments.get(regimen.pk) if regimen else None
         fields = _assessment_fields(assessment, time_zero) if assessment else _NO_ASSESSMENT
         records.append(SubjectRecord(

@@ -23,15 +23,13 @@ from ..compute.prediction import (
     PREDICTION_KEYS,
     calibration_plot_svg,
     importance_plot_svg,
-    load_model,
     roc_plot_svg,
     run_prediction,
-    score_patients,
     validate_prediction_spec,
 )
 from ..compute.survival.spec import _time_zero as survival_time_zero
 from ..models import AnalysisRun
-from ..selectors.prediction import prediction_features, prediction_spec_check, prediction_table
+from ..selectors.prediction import model_probabilities, prediction_spec_check, prediction_table
 from ..selectors.survival import records_sha256, survival_records, survival_spec_check
 
 
@@ -95,22 +93,23 @@ def analysis_run_rerun(run_row, *, user=None):
     return analysis_run_create(spec=run_row.spec, user=user, rerun_of=run_row)
 
 
-def analysis_run_now(*, spec, user=None):
-    """Store a run of the spec and compute it in this process (``manage.py run_analysis``); the refreshed row."""
+def analysis_run_now(*, spec, user=None, progress=None):
+    """Store a run of the spec and compute it in this process (``manage.py run_analysis``); the refreshed row.
+    ``progress(done, total, message)`` is told as a classification run's folds finish (besides the status row)."""
     run_row = _run_row(spec, user=user)
-    run_job(AnalysisRun, run_row.pk, analysis_run_execute)
+    run_job(AnalysisRun, run_row.pk, lambda row: analysis_run_execute(row, progress=progress))
     run_row.refresh_from_db()
     return run_row
 
 
-def analysis_run_execute(run_row):
+def analysis_run_execute(run_row, *, progress=None):
     """The task body (through ``run_job``): records from the database, the analysis, its figures (idempotent).
 
     Returns the fields stored with the done status. Data that cannot be analysed, or a spec that no longer fits
     the database, fails the run with the analysis's readable message (``JobFailed``: shown as is).
     """
     if run_row.spec.get("kind") == "classification":
-        return _classification_execute(run_row)
+        return _classification_execute(run_row, progress=progress)
     try:
         records = survival_records(spec=run_row.spec)
         result = run(run_row.spec, records)
@@ -134,11 +133,16 @@ def analysis_run_execute(run_row):
     }
 
 
-def _classification_execute(run_row):
-    """A classification run: the table from the database, nested CV + permuted control + final model, figures."""
+def _classification_execute(run_row, *, progress=None):
+    """A classification run: the table from the database, nested CV + permuted control + final model, figures.
+    Each finished fold is recorded on the status row (the run page's progress bar) and told to ``progress``."""
+    report = progress
+
     def progress(done, total, message):
         AnalysisRun.objects.filter(pk=run_row.pk).update(
             progress={"done": done, "total": total, "message": message})
+        if report:
+            report(done, total, message)
 
     try:
         X, y, excluded, profile_pk = prediction_table(spec=run_row.spec)
@@ -168,16 +172,10 @@ def model_score(run_row, *, patients):
     Research decision support: the probability of the model's target, with the model's validated AUC."""
     if run_row.kind != "classification" or run_row.status != "done" or not run_row.model:
         raise ValidationError("Only a finished classification run has a model to score with.")
-    pipeline = load_model(bytes(run_row.model), sha256=run_row.model_sha256)
-    X, missing = prediction_features(spec=run_row.spec, patients=[p.pk for p in patients],
-                                     profile_pk=run_row.result.get("profile"),
-                                     columns=run_row.result.get("feature_names"))
-    probabilities = score_patients(pipeline, X) if len(X) else []
-    by_pk = {p.pk: p for p in patients}
-    scores = [{"patient": by_pk[pk].study_id, "probability": float(prob)}
-              for pk, prob in zip(X.index, probabilities, strict=True)]
-    refused = [{"patient": by_pk[pk].study_id, "reason": reason} for pk, reason in sorted(missing.items())]
-    refused += [{"patient": p.study_id, "reason": "not in the cohort the model's time zero applies to"}
-                for p in patients if p.pk not in set(X.index) and p.pk not in missing]
-    return {"scores": scores, "refused": refused, "auc": run_row.result.get("auc"),
-            "auc_lower": run_row.result.get("auc_lower"), "auc_upper": run_row.result.get("auc_upper")}
+    scores, missing = model_probabilities(run_row, patients=[p.pk for p in patients])
+    return {"scores": [{"patient": p.study_id, "probability": scores[p.pk]} for p in sorted(patients, key=lambda p: p.pk)
+                       if p.pk in scores],
+            "refused": [{"patient": p.study_id, "reason": missing[p.pk]} for p in sorted(patients, key=lambda p: p.pk)
+                        if p.pk in missing],
+            "auc": run_row.result.get("auc"), "auc_lower": run_row.result.get("auc_lower"),
+            "auc_upper": run_row.result.get("auc_upper")}

@@ -191,3 +191,40 @@ def test_a_rerun_on_unchanged_data_gives_the_same_numbers_and_model(cohort):
     for key in ("auc", "auc_lower", "auc_upper", "permuted_aucs", "brier", "selected_features", "input_sha256"):
         assert second.result[key] == first.result[key], key
     assert second.model_sha256 == first.model_sha256 and bytes(second.model) == bytes(first.model)
+
+
+def test_a_stored_model_is_a_survival_covariate(cohort, client_logged_in):
+    from analytics.compute.survival import SpecError
+    from analytics.selectors import survival_records
+
+    run = analysis_run_now(spec=SPEC)
+    name = f"model:{run.pk}"
+    records = {r.patient_id: r for r in survival_records(spec={"kind": "cox", "endpoint": "os", "covariates": [name]})}
+    scored = client_logged_in.post(f"/api/v1/analytics/models/{run.pk}/score/", {"patients": ["P-000", "P-081"]},
+                                   content_type="application/json").json()
+    by_study = {r.patient_id: r for r in records.values()}
+    p000 = next(pk for pk in by_study if ExternalFeatureSet.objects.filter(lesion__patient_id=pk,
+                                                                           lesion__patient__study_id="P-000").exists())
+    assert records[p000].covariates[name] == pytest.approx(scored["scores"][0]["probability"], abs=0)
+    p081 = next(r.patient_id for r in records.values()
+                if not ExternalFeatureSet.objects.filter(lesion__patient_id=r.patient_id).exists())
+    assert records[p081].covariates[name] is None  # no features of the model's profile version: missing
+    with pytest.raises(SpecError, match="no finished classification run #999"):
+        survival_records(spec={"kind": "cox", "endpoint": "os", "covariates": ["model:999"]})
+
+
+def test_the_patient_page_panel_shows_the_models_score_or_why_not(cohort, client_logged_in, htmx_headers):
+    empty = client_logged_in.get(f"/analytics/patients/{PatientFactory().pk}/models/", **htmx_headers)
+    assert empty.status_code == 200 and "No prediction model has been fitted yet" in empty.content.decode()
+    run = analysis_run_now(spec=SPEC)
+    from patients.models import Patient
+
+    scored = Patient.objects.get(study_id="P-000")
+    text = client_logged_in.get(f"/analytics/patients/{scored.pk}/models/", **htmx_headers).content.decode()
+    probability = client_logged_in.post(f"/api/v1/analytics/models/{run.pk}/score/", {"patients": ["P-000"]},
+                                        content_type="application/json").json()["scores"][0]["probability"]
+    assert f"<strong>{probability:.2f}</strong> probability" in text and "Not a diagnosis" in text
+    assert f"#{run.pk}" in text and "pdl1_tps ≥ 50" in text
+    unscored = Patient.objects.get(study_id="P-081")
+    text = client_logged_in.get(f"/analytics/patients/{unscored.pk}/models/").content.decode()
+    assert "not scored: no baseline features of profile lifex v1" in text and "<html" in text

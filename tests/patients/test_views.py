@@ -104,7 +104,7 @@ def test_list_query_count_does_not_grow_with_the_cohort(client_logged_in, htmx_h
 
 
 PANELS = ("/imaging/patients/{pk}/measurements/", "/imaging/patients/{pk}/scans/",
-          "/analytics/patients/{pk}/response/", "/analytics/patients/{pk}/deltas/")
+          "/analytics/patients/{pk}/response/", "/analytics/patients/{pk}/deltas/", "/analytics/patients/{pk}/models/")
 
 
 def test_patient_page_shows_everything(client_logged_in, htmx_headers, django_capture_on_commit_callbacks):
@@ -137,11 +137,11 @@ def test_target_sums_shown_are_the_engines_stored_results(client_logged_in, htmx
         patient = full_patient("STORED-1")
     TimepointResponse.objects.filter(assessment__patient=patient, timepoint__kind="follow-up").update(
         target_sum_mm=Decimal("43.5"))
-    grid, scans, response, deltas = (client_logged_in.get(url.format(pk=patient.pk), **htmx_headers).content.decode()
-                                     for url in PANELS)
+    grid, scans, response, deltas, models = (
+        client_logged_in.get(url.format(pk=patient.pk), **htmx_headers).content.decode() for url in PANELS)
     page = client_logged_in.get(f"/patients/{patient.pk}/").content.decode()
     assert "<td>43.5 mm</td>" in response and "<td>42 mm</td>" not in response
-    assert all('class="sum"' not in text for text in (grid, scans, deltas, page))  # no target-sum row added up elsewhere
+    assert all('class="sum"' not in text for text in (grid, scans, deltas, models, page))  # no target-sum row added up elsewhere
 
 
 def grown(patient):

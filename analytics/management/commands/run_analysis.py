@@ -31,8 +31,17 @@ class Command(BaseCommand):
         except json.JSONDecodeError as exc:
             raise CommandError(f"The spec is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") \
                 from None
+        def progress(done, total, message):
+            width = 30
+            filled = int(width * done / total) if total else width
+            self.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {message[:60]:60s}",
+                              ending="")
+            if done == total:
+                self.stderr.write("")
+            self.stderr.flush()
+
         try:
-            run = analysis_run_now(spec=document)
+            run = analysis_run_now(spec=document, progress=progress)
         except ValidationError as exc:
             problems = exc.message_dict if hasattr(exc, "error_dict") else {"spec": exc.messages}
             raise CommandError("Invalid spec: " + "; ".join(
