@@ -81,7 +81,27 @@ def _features(spec):
         versions = [v for (name, v) in imaging_selectors.profile_versions().values() if name == radiomics["profile"]]
         if not versions:
             raise SpecError("features.radiomics", f"there is no extraction profile named {radiomics['profile']!r}")
+        if radiomics.get("exclude_flagged") and not isinstance(timepoint, dict):
+            raise SpecError("features.radiomics", "exclude_flagged applies to delta features (a pair of scans); "
+                                                  "baseline features have no pair")
+        if radiomics.get("robust_only"):
+            robust_exclusions(radiomics)  # SpecError when the profile version's robustness was never computed
     return features
+
+
+def robust_exclusions(radiomics):
+    """The feature names ``robust_only`` excludes: those of the profile's latest version below its stored ICC
+    threshold (``feature_robustness``), as the feature table names them (``delta_rel:`` for delta features)."""
+    from .robustness import non_robust_features
+
+    from ..models import FeatureRobustness
+
+    try:
+        names = non_robust_features(profile=radiomics["profile"], threshold=radiomics.get("icc_threshold"))
+    except FeatureRobustness.DoesNotExist as exc:
+        raise SpecError("features.radiomics", f"robust_only: {exc}") from None
+    prefix = "delta_rel:" if isinstance(radiomics.get("timepoint"), dict) else ""
+    return [f"{prefix}{name}" for name in names]
 
 
 def prediction_spec_check(spec):
@@ -176,10 +196,16 @@ def _radiomic_columns(spec, patients, *, profile_pk=None):
     if isinstance(radiomics.get("timepoint"), dict):
         for row in DeltaFeature.objects.filter(patient__in=patients, lesion__isnull=True, profile_id=latest,
                                                region=region, aggregation=aggregate, reference="baseline"):
+            if radiomics.get("exclude_flagged") and row.acquisition_flags:
+                rows.setdefault("__flagged__", set()).add(row.patient_id)
+                continue
             rows[row.patient_id] = {f"delta_rel:{name}": (rel if rel is not None else np.nan)
                                     for name, (_, rel) in row.values.items()
                                     if any(fnmatch.fnmatchcase(name, p) for p in include)}
-        return pd.DataFrame.from_dict(rows, orient="index"), latest
+        flagged = rows.pop("__flagged__", set())
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.attrs["flagged"] = flagged
+        return frame, latest
     lesions = imaging_selectors.patient_lesion_links(patients=patients)
     timepoints = imaging_selectors.patient_timepoint_dates(patients=patients)
     baselines = {p: _schedule({pk: TimepointInfo(*row) for pk, row in tps.items()})[0] for p, tps in timepoints.items()}
@@ -227,6 +253,11 @@ def prediction_table(*, spec):
     profile_pk = None
     if spec["features"].get("radiomics"):
         radiomic, profile_pk = _radiomic_columns(spec, [r.patient_id for r in kept])
+        flagged = radiomic.attrs.get("flagged", set())
+        if flagged:
+            excluded["delta pair with acquisition differences (exclude_flagged)"] = len(flagged)
+            for pk in flagged:
+                y.pop(pk, None)
         without = [pk for pk in y if pk not in radiomic.index]
         if without:
             excluded["no radiomic features at the baseline (or no stored delta)"] = len(without)

@@ -29,7 +29,7 @@ from ..compute.prediction import (
 )
 from ..compute.survival.spec import _time_zero as survival_time_zero
 from ..models import AnalysisRun
-from ..selectors.prediction import model_probabilities, prediction_spec_check, prediction_table
+from ..selectors.prediction import model_probabilities, prediction_spec_check, prediction_table, robust_exclusions
 from ..selectors.survival import records_sha256, survival_records, survival_spec_check
 
 
@@ -146,7 +146,12 @@ def _classification_execute(run_row, *, progress=None):
 
     try:
         X, y, excluded, profile_pk = prediction_table(spec=run_row.spec)
-        result, model_bytes = run_prediction(run_row.spec, X, y, progress=progress)
+        spec = dict(run_row.spec)
+        radiomics = (spec.get("features") or {}).get("radiomics") or {}
+        if radiomics.get("robust_only"):  # dropped by name inside the pipeline, reported as excluded_features
+            spec["exclude_features"] = sorted(set(spec.get("exclude_features") or []) | set(
+                robust_exclusions(radiomics)))
+        result, model_bytes = run_prediction(spec, X, y, progress=progress)
     except SpecError as exc:
         raise JobFailed(f"{exc.field}: {exc.message}") from None
     except AnalysisError as exc:

@@ -228,3 +228,49 @@ def test_the_patient_page_panel_shows_the_models_score_or_why_not(cohort, client
     unscored = Patient.objects.get(study_id="P-081")
     text = client_logged_in.get(f"/analytics/patients/{unscored.pk}/models/").content.decode()
     assert "not scored: no baseline features of profile lifex v1" in text and "<html" in text
+
+
+def test_robust_only_drops_the_non_robust_features_inside_the_pipeline(cohort):
+    from django.core.exceptions import ValidationError
+
+    from analytics.models import FeatureRobustness
+
+    robust_spec = {**SPEC, "features": {**SPEC["features"], "radiomics": {**SPEC["features"]["radiomics"],
+                                                                          "robust_only": True}}}
+    with pytest.raises(ValidationError, match="feature_robustness --profile lifex"):
+        analysis_run_create(spec=robust_spec)  # never computed: the spec says which command computes it
+    noise = {f"original_glcm_Noise{k:02d}": {"icc": 0.2, "robust": False} for k in range(40)}
+    FeatureRobustness.objects.create(profile=cohort, status="done", threshold=0.75, features={
+        **noise, "original_firstorder_Signal": {"icc": 0.95, "robust": True},
+        "original_shape_VoxelVolume": {"icc": 0.99, "robust": True}})
+    run = analysis_run_now(spec=robust_spec)
+    assert run.status == "done", run.error
+    assert set(run.result["excluded_features"]) == set(noise) and run.result["n_features_used"] == 3
+    assert run.spec["features"]["radiomics"]["robust_only"] is True
+
+
+def test_exclude_flagged_leaves_out_delta_pairs_with_acquisition_differences(cohort):
+    from analytics.services import delta_refresh_patients
+    from imaging.models import Lesion
+
+    follow_up = {}
+    for lesion in Lesion.objects.filter(patient__study_id__in=[f"P-{i:03d}" for i in range(5)]):
+        tp = follow_up.get(lesion.patient_id) or TimepointFactory(patient=lesion.patient, date=dt.date(2023, 4, 5),
+                                                                  kind="follow-up")
+        follow_up[lesion.patient_id] = tp
+        base = ExternalFeatureSet.objects.get(lesion=lesion)
+        ExternalFeatureSet.objects.create(lesion=lesion, timepoint=tp, profile=cohort, features={
+            k: v * 1.1 for k, v in base.features.items()}, feature_count=base.feature_count)
+    delta_refresh_patients(list(follow_up))
+    delta = {**SPEC, "features": {"radiomics": {"profile": "lifex", "aggregate": "mean", "exclude_flagged": True,
+                                                "timepoint": {"delta": ["baseline", "first_follow_up"]}}}}
+    X, y, excluded, _ = prediction_table(spec=delta)
+    # imported features have no stored series: every pair is flagged acquisition_unknown, so all five are left out
+    assert excluded["delta pair with acquisition differences (exclude_flagged)"] == 5 and len(X) == 0
+    X, y, excluded, _ = prediction_table(spec={**delta, "features": {"radiomics": {
+        **delta["features"]["radiomics"], "exclude_flagged": False}}})
+    assert len(X) == 5 and all(c.startswith("delta_rel:") for c in X.columns)
+    from analytics.compute.survival import SpecError
+
+    with pytest.raises(SpecError, match="exclude_flagged applies to delta features"):
+        prediction_table(spec={**SPEC, "features": {"radiomics": {"profile": "lifex", "exclude_flagged": True}}})
