@@ -170,8 +170,8 @@ class DemoGroundTruthAdmin(admin.ModelAdmin):
 
 @admin.register(ImportRun)
 class ImportRunAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "filename", "status", "rows", "started_by"]
-    list_filter = ["status"]
+    list_display = ["created_at", "kind", "filename", "status", "rows", "started_by"]
+    list_filter = ["kind", "status"]
     search_fields = ["filename", "sha256"]
     readonly_fields = [f.name for f in ImportRun._meta.fields]
 

@@ -121,6 +121,11 @@ def test_extract_features_command_batches_with_progress(tmp_path, settings, caps
     assert "Nothing to extract." in out.getvalue()
     with pytest.raises(Exception, match="No extraction profile named 'nope'"):
         call_command("extract_features", "--profile", "nope", stdout=io.StringIO())
+    from imaging.services import external_profile_for_import
+
+    external_profile_for_import(name="lifex-import", description="LIFEx")
+    with pytest.raises(Exception, match="'lifex-import' is an external profile: its features are imported"):
+        call_command("extract_features", "--profile", "lifex-import", stdout=io.StringIO())
 
 
 @pytest.mark.django_db

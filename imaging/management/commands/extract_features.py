@@ -40,6 +40,9 @@ class Command(BaseCommand):
             current = ExtractionProfile.objects.filter(name=profile).order_by("-version").first()
             if current is None:
                 raise CommandError(f"No extraction profile named '{profile}' (load one with load_extraction_profile).")
+            if current.is_external:
+                raise CommandError(f"'{profile}' is an external profile: its features are imported "
+                                   f"(import_features), not extracted here. Choose a pyradiomics profile.")
             profiles = [current]
         wanted = []
         for segment in segments:
