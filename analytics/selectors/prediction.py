@@ -18,11 +18,15 @@ from imaging import selectors as imaging_selectors
 
 from ..compute.delta import TimepointInfo, _schedule, is_additive
 from ..compute.survival import SpecError
+from patients.models import Patient
+
 from ..models import DeltaFeature, ResponseAssessment
 from .survival import PATIENT_COVARIATES, survival_covariate_names, survival_records
 
 TARGET_RESPONSES = ("objective", "dcb", "pseudoprogression", "hyperprogression")
 AGGREGATES = ("largest", "mean", "volume_weighted")
+#: What ComBat can harmonise across (``harmonise.batch``): the patient's site or a series attribute of the baseline.
+HARMONISE_BATCHES = ("site", "manufacturer", "manufacturer_model_name", "convolution_kernel")
 VOLUME = "original_shape_VoxelVolume"
 
 
@@ -86,6 +90,18 @@ def _features(spec):
                                                   "baseline features have no pair")
         if radiomics.get("robust_only"):
             robust_exclusions(radiomics)  # SpecError when the profile version's robustness was never computed
+    harmonise = spec.get("harmonise")
+    if harmonise:
+        if not radiomics:
+            raise SpecError("harmonise", "harmonises radiomic features across scanners or sites; name radiomic "
+                                         "features in the spec (or leave harmonise out)")
+        if harmonise["batch"] not in HARMONISE_BATCHES:
+            raise SpecError("harmonise", f"batch must be one of {', '.join(HARMONISE_BATCHES)} (the patient's site or "
+                                         "an attribute of the baseline scan's series)")
+        unknown = [name for name in harmonise.get("preserve") or [] if name not in clinical]
+        if unknown:
+            raise SpecError("harmonise", f"preserve names covariates of features.clinical; not there: "
+                                         f"{', '.join(unknown)}")
     return features
 
 
@@ -182,6 +198,35 @@ def _clinical_columns(records, names, *, columns=None):
     return pd.DataFrame(out, index=frame.index)
 
 
+def _baseline_target_sets(patients, *, profile_pk, region):
+    """``(patient, features, acquisition)`` of each target lesion's feature set at the patient's baseline, of this
+    profile version and region (``acquisition``: the series attributes, None for imported features)."""
+    lesions = imaging_selectors.patient_lesion_links(patients=patients)
+    timepoints = imaging_selectors.patient_timepoint_dates(patients=patients)
+    baselines = {p: _schedule({pk: TimepointInfo(*row) for pk, row in tps.items()})[0] for p, tps in timepoints.items()}
+    for patient, lesion, timepoint, profile, reg, features, acquisition in imaging_selectors.lesion_feature_rows(
+            patients=patients, timepoints=[b for b in baselines.values() if b is not None]):
+        if profile == profile_pk and reg == region and timepoint == baselines.get(patient) and (
+                lesions[patient][lesion][1] == "target"):
+            yield patient, features, acquisition
+
+
+def _batch_labels(spec, patients, *, profile_pk):
+    """{patient pk: batch label} for ComBat (``harmonise.batch``): the patient's site code, or the series attribute
+    of the baseline scan of the patient's target lesions (the most frequent value when they differ; ties: the
+    first in sorted order). Patients without one are left out (the caller counts them)."""
+    batch = spec["harmonise"]["batch"]
+    if batch == "site":
+        return {pk: code for pk, code in Patient.objects.filter(pk__in=patients).values_list("pk", "site__code")}
+    region = spec["features"]["radiomics"].get("region", "lesion")
+    values = defaultdict(list)
+    for patient, _, acquisition in _baseline_target_sets(patients, profile_pk=profile_pk, region=region):
+        value = (acquisition or {}).get(batch)
+        if value not in (None, ""):
+            values[patient].append(str(value).strip())
+    return {patient: sorted(set(v), key=lambda x: (-v.count(x), x))[0] for patient, v in values.items()}
+
+
 def _radiomic_columns(spec, patients, *, profile_pk=None):
     """Baseline radiomics aggregated over the target lesions, or the stored delta (relative change) per patient,
     of the profile's latest version (or of ``profile_pk``: the version a stored model was fitted on)."""
@@ -206,16 +251,10 @@ def _radiomic_columns(spec, patients, *, profile_pk=None):
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.attrs["flagged"] = flagged
         return frame, latest
-    lesions = imaging_selectors.patient_lesion_links(patients=patients)
-    timepoints = imaging_selectors.patient_timepoint_dates(patients=patients)
-    baselines = {p: _schedule({pk: TimepointInfo(*row) for pk, row in tps.items()})[0] for p, tps in timepoints.items()}
     by_patient = defaultdict(list)
-    for patient, lesion, timepoint, profile, reg, features, _ in imaging_selectors.lesion_feature_rows(
-            patients=patients, timepoints=[b for b in baselines.values() if b is not None]):
-        if profile == latest and reg == region and timepoint == baselines.get(patient) and (
-                lesions[patient][lesion][1] == "target"):
-            by_patient[patient].append({n: v for n, v in features.items()
-                                        if any(fnmatch.fnmatchcase(n, p) for p in include) or n == VOLUME})
+    for patient, features, _ in _baseline_target_sets(patients, profile_pk=latest, region=region):
+        by_patient[patient].append({n: v for n, v in features.items()
+                                    if any(fnmatch.fnmatchcase(n, p) for p in include) or n == VOLUME})
     for patient, sets in by_patient.items():
         frame = pd.DataFrame(sets)
         volumes = frame[VOLUME] if VOLUME in frame else None
@@ -264,12 +303,24 @@ def prediction_table(*, spec):
             for pk in without:
                 y.pop(pk)
         parts.append(radiomic)
+    levels = None
+    if spec.get("harmonise"):
+        labels = _batch_labels(spec, list(y), profile_pk=profile_pk)
+        without = [pk for pk in y if pk not in labels]
+        if without:
+            excluded[f"no {spec['harmonise']['batch']} recorded for the baseline scan (harmonise)"] = len(without)
+            for pk in without:
+                y.pop(pk)
+        levels = {label: code for code, label in enumerate(sorted(set(labels[pk] for pk in y)))}
+        parts.append(pd.DataFrame({spec["harmonise"]["column"]: {pk: float(levels[labels[pk]]) for pk in y}}))
     X = pd.concat(parts, axis=1).reindex(sorted(y)) if parts else pd.DataFrame(index=sorted(y))
     X.index.name = "patient"
-    return X.astype(float), pd.Series(y, dtype=int).reindex(X.index), excluded, profile_pk
+    X = X.astype(float)
+    X.attrs["batch_levels"] = levels
+    return X, pd.Series(y, dtype=int).reindex(X.index), excluded, profile_pk
 
 
-def prediction_features(*, spec, patients, profile_pk=None, columns=None):
+def prediction_features(*, spec, patients, profile_pk=None, columns=None, batch_levels=None):
     """The feature rows of these patients for a stored model's spec (no target needed), in the model's
     ``columns`` (the training table's, in order; absent features are NaN, imputed as in training): ``(X, missing)`` with
     ``missing`` {patient pk: reason} for patients whose features cannot be built (no regimen matching time zero,
@@ -288,6 +339,19 @@ def prediction_features(*, spec, patients, profile_pk=None, columns=None):
                 missing[r.patient_id] = (f"no baseline features of profile {name} v{version}, the version the "
                                          f"model was fitted on (features of another version are never mixed)")
         parts.append(radiomic)
+    if spec.get("harmonise"):
+        batch, levels = spec["harmonise"]["batch"], batch_levels or {}
+        labels = _batch_labels(spec, [r.patient_id for r in kept if r.patient_id not in missing], profile_pk=profile_pk)
+        for r in kept:
+            if r.patient_id in missing:
+                continue
+            if r.patient_id not in labels:
+                missing[r.patient_id] = f"no {batch} recorded for the baseline scan (the model harmonises by {batch})"
+            elif labels[r.patient_id] not in levels:
+                missing[r.patient_id] = (f"{batch} {labels[r.patient_id]!r} was not in the model's training data "
+                                         "(ComBat can only harmonise the batches it was fitted on)")
+        parts.append(pd.DataFrame({spec["harmonise"]["column"]: {pk: float(levels[label])
+                                                                 for pk, label in labels.items() if label in levels}}))
     ids = sorted(r.patient_id for r in kept if r.patient_id not in missing)
     X = pd.concat(parts, axis=1).reindex(ids) if parts else pd.DataFrame(index=ids)
     if columns is not None:
@@ -304,7 +368,8 @@ def model_probabilities(run_row, *, patients):
     pipeline = load_model(bytes(run_row.model), sha256=run_row.model_sha256)
     X, missing = prediction_features(spec=run_row.spec, patients=list(patients),
                                      profile_pk=run_row.result.get("profile"),
-                                     columns=run_row.result.get("feature_names"))
+                                     columns=run_row.result.get("feature_names"),
+                                     batch_levels=(run_row.result.get("harmonise") or {}).get("levels"))
     probabilities = score_patients(pipeline, X) if len(X) else []
     scores = {int(pk): float(p) for pk, p in zip(X.index, probabilities, strict=True)}
     for pk in patients:

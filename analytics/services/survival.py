@@ -151,6 +151,14 @@ def _classification_execute(run_row, *, progress=None):
         if radiomics.get("robust_only"):  # dropped by name inside the pipeline, reported as excluded_features
             spec["exclude_features"] = sorted(set(spec.get("exclude_features") or []) | set(
                 robust_exclusions(radiomics)))
+        levels = X.attrs.get("batch_levels")
+        if spec.get("harmonise"):  # clinical columns are not scanner effects: preserved or left alone
+            clinical = list(spec["features"].get("clinical") or [])
+            column = lambda c, name: c == name or c.startswith(f"{name}[")  # noqa: E731 (dummy-coded levels)
+            spec["harmonise"] = {**spec["harmonise"],
+                                 "preserve": [c for c in X.columns if any(column(c, n) for n in
+                                                                          spec["harmonise"]["preserve"])],
+                                 "unadjusted": [c for c in X.columns if any(column(c, n) for n in clinical)]}
         result, model_bytes = run_prediction(spec, X, y, progress=progress)
     except SpecError as exc:
         raise JobFailed(f"{exc.field}: {exc.message}") from None
@@ -159,6 +167,8 @@ def _classification_execute(run_row, *, progress=None):
     result["excluded"] = excluded
     result["profile"] = profile_pk
     result["feature_names"] = [str(c) for c in X.columns]
+    if result.get("harmonise"):
+        result["harmonise"]["levels"] = levels
     patient_ids = result.pop("patient_ids")
     figures = {"roc": roc_plot_svg(result), "calibration": calibration_plot_svg(result)}
     if result.get("importance"):

@@ -347,7 +347,8 @@ def test_spec_defaults_and_the_one_spec_error_class():
     assert spec == {"model": "l1_logistic", "seed": 0,
                     "cv": {"outer_folds": 5, "inner_folds": 5, "repeats": 3, "permutation_repeats": 1},
                     "selection": {"method": "univariate", "k": 20}, "correlation_threshold": 0.9,
-                    "permutations": 10, "threshold": 0.5, "bootstrap": 1000, "exclude_features": []}
+                    "permutations": 10, "threshold": 0.5, "bootstrap": 1000, "exclude_features": [],
+                    "harmonise": None}
     with pytest.raises(SpecError) as caught:
         validate_prediction_spec({"kind": "classification"}, strict=True)
     assert caught.value.field == "kind"

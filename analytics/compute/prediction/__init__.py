@@ -19,8 +19,8 @@ from .metrics import (auc, bootstrap_auc, brier_score, calibration_slope_interce
                       logistic_recalibration, roc_on_grid, threshold_metrics)
 from .model import (LINEAR_MODELS, MODELS, SELECTION_METHODS, AnalysisError, BootstrapWarning, CalibrationWarning,
                     NoFeaturesLeftError, PredictionWarning, SpecError)
-from .pipeline import (GRIDS, CorrelationFilter, L1Selector, NamedFeatureDropper, UnivariateSelector, build_pipeline,
-                       build_search, describe_pipeline, param_grid, selected_features)
+from .pipeline import (GRIDS, BatchHarmoniser, CorrelationFilter, L1Selector, NamedFeatureDropper, UnivariateSelector,
+                       build_pipeline, build_search, describe_pipeline, param_grid, selected_features)
 from .plots import calibration_plot_svg, importance_plot_svg, roc_plot_svg
 from .run import canonical_table_csv, input_sha256, prepare_data, run_prediction
 from .spec import PREDICTION_KEYS, validate_prediction_spec
@@ -31,7 +31,7 @@ __all__ = [
     "validate_prediction_spec", "PREDICTION_KEYS", "run_prediction", "input_sha256", "canonical_table_csv",
     "prepare_data", "SpecError", "AnalysisError", "NoFeaturesLeftError", "PredictionWarning", "CalibrationWarning",
     "BootstrapWarning", "MODELS", "LINEAR_MODELS", "SELECTION_METHODS",
-    "NamedFeatureDropper", "CorrelationFilter", "UnivariateSelector", "L1Selector", "GRIDS", "build_pipeline",
+    "BatchHarmoniser", "NamedFeatureDropper", "CorrelationFilter", "UnivariateSelector", "L1Selector", "GRIDS", "build_pipeline",
     "build_search", "param_grid", "describe_pipeline", "selected_features",
     "NestedCV", "permuted_label_control", "leak_assessment", "minimum_minority", "check_class_counts",
     "LEAK_TOLERANCE",

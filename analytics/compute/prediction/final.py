@@ -114,10 +114,14 @@ def rad_score_formula(pipeline, *, model="l1_logistic"):
     text = f"logit(p) = {intercept:.6g}" + "".join(
         f" {'+' if t['coefficient'] >= 0 else '−'} {abs(t['coefficient']):.6g} × ({t['feature']} "
         f"{'−' if t['mean'] >= 0 else '+'} {abs(t['mean']):.6g}) / {t['scale']:.6g}" for t in terms)
-    return {"model": model, "link": "logit", "intercept": intercept, "terms": terms,
-            "expression": "logit(p) = intercept + Σ coefficient_i × (x_i − mean_i) / scale_i; a missing x_i is "
-                          "replaced by median_i; p = 1 / (1 + exp(−logit))",
-            "text": text}
+    expression = ("logit(p) = intercept + Σ coefficient_i × (x_i − mean_i) / scale_i; a missing x_i is replaced by "
+                  "median_i; p = 1 / (1 + exp(−logit))")
+    harmonised = "harmonise" in pipeline.named_steps
+    if harmonised:
+        expression += ("; x_i is the feature after ComBat harmonisation of its batch (the stored model applies it: "
+                       "score with the model, not with this formula on raw values)")
+    return {"model": model, "link": "logit", "intercept": intercept, "terms": terms, "expression": expression,
+            "harmonised": harmonised, "text": text}
 
 
 def rad_score(formula, features):
@@ -136,6 +140,9 @@ def rad_score(formula, features):
     (float, float)
         The logit (the Rad-score) and the probability ``1 / (1 + exp(-logit))``.
     """
+    if formula.get("harmonised"):
+        raise ValueError("this Rad-score applies to ComBat-harmonised features: score the patient with the stored "
+                         "model, which harmonises the raw features first")
     score = float(formula["intercept"])
     for term in formula["terms"]:
         raw = features.get(term["feature"])
@@ -209,7 +216,7 @@ def score_patients(pipeline, X):
     pandas.Series
         Named ``probability``, indexed like ``X``.
     """
-    expected = list(pipeline.named_steps["exclude"].feature_names_in_)
+    expected = list(pipeline[0].feature_names_in_)  # the training table's columns (with a batch column if any)
     needed = list(pipeline[:-1].get_feature_names_out())
     coef = getattr(pipeline[-1], "coef_", None)
     if coef is not None:

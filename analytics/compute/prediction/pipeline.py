@@ -2,6 +2,8 @@
 
 Steps, in order (the names are the pipeline's step names)::
 
+    harmonise    BatchHarmoniser       ComBat across scanners or sites, fitted on the training fold (only when the
+                                       spec asks for it: ``harmonise``)
     exclude      NamedFeatureDropper   drop the features the robustness filter refused (names from the caller)
     impute       SimpleImputer         each missing value -> the training fold's median of that feature
     scale        StandardScaler        (x - mean) / sd, training-fold mean and sd (ddof 0)
@@ -38,6 +40,7 @@ Every random step takes the spec's seed.
 import re
 
 import numpy as np
+import pandas as pd
 import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
@@ -51,9 +54,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .model import LINEAR_MODELS, NoFeaturesLeftError
+from ..harmonisation import ComBat, HarmonisationError
+from .model import LINEAR_MODELS, AnalysisError, NoFeaturesLeftError
 
-__all__ = ["NamedFeatureDropper", "CorrelationFilter", "UnivariateSelector", "L1Selector", "GRIDS",
+__all__ = ["BatchHarmoniser", "NamedFeatureDropper", "CorrelationFilter", "UnivariateSelector", "L1Selector", "GRIDS",
            "SELECTION_GRIDS", "build_pipeline", "param_grid", "build_search", "describe_pipeline",
            "selected_features"]
 
@@ -87,6 +91,118 @@ def _names_out(estimator, input_features):
     if hasattr(estimator, "feature_names_in_"):
         return np.asarray(estimator.feature_names_in_, dtype=object)
     return np.asarray([f"x{i}" for i in range(estimator.n_features_in_)], dtype=object)
+
+
+class BatchHarmoniser(TransformerMixin, BaseEstimator):
+    """ComBat harmonisation of the features across batches (scanners, sites), as a pipeline step.
+
+    The input is a DataFrame holding the features and the ``batch`` column (numeric batch codes: the caller maps
+    the labels); the output is the same DataFrame without the batch column, the features harmonised. Everything
+    is learned from the data given to :meth:`fit`, in the pipeline the training fold: the batch effects (ComBat,
+    :class:`~analytics.compute.harmonisation.ComBat`), and the medians that fill missing values first (ComBat needs
+    complete data; a filled value is harmonised like the others, and the imputation step after this one then has
+    nothing left to fill in these features).
+
+    Not adjusted (passed through unchanged, counted in ``unadjusted_``): the columns named in ``unadjusted`` (the
+    clinical covariates: age or sex are not scanner effects) and the features constant within a batch of the
+    training data (ComBat's variance of that batch is zero; the correlation filter drops constant features anyway).
+
+    Parameters
+    ----------
+    batch : str
+        The name of the batch column.
+    preserve : sequence of str
+        Columns whose effect ComBat keeps (biological covariates, e.g. ``age_at_start``); they are not adjusted.
+    unadjusted : sequence of str
+        Further columns passed through unadjusted.
+    eb, parametric : bool
+        As :class:`~analytics.compute.harmonisation.ComBat`.
+
+    Attributes
+    ----------
+    feature_names_in_ : ndarray of str
+        The input columns, the batch column included.
+    adjusted_ : list of str
+        The features ComBat adjusts.
+    unadjusted_ : list of str
+        The features passed through (named in ``preserve``/``unadjusted``, or constant within a batch).
+    medians_ : pandas.Series
+        The training medians that fill missing values (0 for a feature without any value).
+    combat_ : ComBat or None
+        The fitted ComBat (None when no feature is left to adjust).
+    batches_ : ndarray
+        The batch codes seen in training.
+    """
+
+    def __init__(self, batch="batch", preserve=(), unadjusted=(), eb=True, parametric=True):
+        self.batch = batch
+        self.preserve = preserve
+        self.unadjusted = unadjusted
+        self.eb = eb
+        self.parametric = parametric
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _split(self, X):
+        if not isinstance(X, pd.DataFrame) or self.batch not in X.columns:
+            raise ValueError(f"BatchHarmoniser needs a pandas DataFrame with the batch column {self.batch!r}")
+        batches = X[self.batch]
+        if batches.isna().any():
+            raise AnalysisError(f"{int(batches.isna().sum())} patients have no {self.batch!r}; ComBat needs every "
+                                "patient's batch (exclude them first).")
+        return X.drop(columns=[self.batch]).astype(float), batches.to_numpy()
+
+    def fit(self, X, y=None):
+        features, batches = self._split(X)
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.medians_ = features.median().fillna(0.0)
+        filled = features.fillna(self.medians_)
+        self.batches_ = np.unique(batches)
+        keep = set(self.preserve) | set(self.unadjusted)
+        values = filled.to_numpy()
+        varies = np.ones(values.shape[1], dtype=bool)
+        for code in self.batches_:
+            varies &= np.ptp(values[batches == code], axis=0) > 0
+        self.adjusted_ = [c for c, v in zip(features.columns, varies, strict=True) if c not in keep and v]
+        self.unadjusted_ = [c for c in features.columns if c not in set(self.adjusted_)]
+        self.combat_ = None
+        if self.adjusted_:
+            covariates = pd.DataFrame({"batch": batches.astype(str),
+                                       **{c: filled[c].to_numpy() for c in self.preserve}}, index=features.index)
+            combat = ComBat(batch="batch", preserve=list(self.preserve), categorical=(), eb=self.eb,
+                            parametric=self.parametric)
+            try:
+                self.combat_ = combat.fit(filled[self.adjusted_], covariates)
+            except HarmonisationError as exc:
+                raise AnalysisError(f"ComBat could not be fitted on a training fold: {exc}") from None
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "adjusted_")
+        if [str(c) for c in getattr(X, "columns", [])] != list(self.feature_names_in_):
+            raise ValueError("the features differ from those the harmonisation was fitted on")
+        features, batches = self._split(X)
+        unseen = sorted(set(batches.tolist()) - set(self.batches_.tolist()))
+        if unseen:
+            raise AnalysisError(f"Batch code(s) {', '.join(map(str, unseen))} of {self.batch!r} were not in the "
+                                "training data: ComBat can only harmonise batches it was fitted on. Give every batch "
+                                "enough patients to be in every training fold, merge small batches, or leave them "
+                                "out of the cohort.")
+        out = features.copy()
+        if self.combat_ is not None:
+            filled = features.fillna(self.medians_)
+            covariates = pd.DataFrame({"batch": batches.astype(str),
+                                       **{c: filled[c].to_numpy() for c in self.preserve}}, index=features.index)
+            out[self.adjusted_] = self.combat_.transform(filled[self.adjusted_], covariates).to_numpy()
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "adjusted_")
+        return np.asarray([c for c in self.feature_names_in_ if c != self.batch], dtype=object)
 
 
 class NamedFeatureDropper(TransformerMixin, BaseEstimator):
@@ -337,7 +453,12 @@ def build_pipeline(spec, *, seed=None):
 
     ``seed`` overrides ``spec["seed"]`` (the permuted-label runs draw their own)."""
     seed = spec["seed"] if seed is None else seed
+    harmonise = spec.get("harmonise")
+    first = [("harmonise", BatchHarmoniser(
+        batch=harmonise["column"], preserve=tuple(harmonise["preserve"]), unadjusted=tuple(harmonise["unadjusted"]),
+        eb=harmonise["eb"], parametric=harmonise["parametric"]))] if harmonise else []
     return Pipeline([
+        *first,
         ("exclude", NamedFeatureDropper(names=tuple(spec["exclude_features"]))),
         ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
         ("scale", StandardScaler()),
@@ -389,7 +510,15 @@ def describe_pipeline(spec):
         "l1": f"features with a non-zero L1-logistic coefficient (C tuned), at most {selection['k']}",
         "none": "no selection: every feature that passes the filters",
     }[selection["method"]]
-    steps = [
+    harmonise = spec.get("harmonise")
+    steps = [{"step": "harmonise", "method": "BatchHarmoniser (ComBat)",
+              "description": f"ComBat across batches of {harmonise['batch']} (empirical Bayes "
+                             f"{'on' if harmonise['eb'] else 'off'}, {'parametric' if harmonise['parametric'] else 'non-parametric'} "
+                             "priors), fitted on the training fold; missing values first filled with the training "
+                             "fold's medians; clinical covariates and features constant within a batch unadjusted",
+              "params": {"batch": harmonise["batch"], "preserve": list(harmonise["preserve"]),
+                         "eb": harmonise["eb"], "parametric": harmonise["parametric"]}}] if harmonise else []
+    steps += [
         {"step": "exclude", "method": "NamedFeatureDropper",
          "description": "drop the features refused by the robustness filter",
          "params": {"n_names": len(spec["exclude_features"])}},

@@ -145,6 +145,35 @@ def _collect(caught):
     return messages
 
 
+def _check_batches(X, harmonise, cv):
+    """Refuse a batch column that is missing, incomplete, single-valued or has batches too small for the folds."""
+    column = harmonise["column"]
+    if column not in X.columns:
+        raise AnalysisError(f"harmonise: the table has no batch column {column!r}.")
+    batches = X[column]
+    if batches.isna().any():
+        raise AnalysisError(f"harmonise: {int(batches.isna().sum())} patients have no {harmonise['batch']}; exclude "
+                            "them before the analysis.")
+    counts = batches.value_counts()
+    if len(counts) < 2:
+        raise AnalysisError(f"harmonise: every patient has the same {harmonise['batch']}, so there is nothing to "
+                            "harmonise; leave harmonise out.")
+    smallest = 2 * cv["outer_folds"]
+    small = counts[counts < smallest]
+    if len(small):
+        raise AnalysisError(f"harmonise: {len(small)} batch(es) of {harmonise['batch']} have fewer than {smallest} "
+                            f"patients (2 x outer_folds), too few for ComBat to see them in every training fold "
+                            f"(sizes: {', '.join(str(int(n)) for n in small.tolist())}); merge small batches or "
+                            "restrict the cohort.")
+
+
+def _harmonise_summary(pipeline, X, harmonise):
+    step = pipeline.named_steps["harmonise"]
+    counts = X[harmonise["column"]].value_counts().sort_index()
+    return {**harmonise, "n_per_batch": {str(int(code)): int(n) for code, n in counts.items()},
+            "n_adjusted": len(step.adjusted_), "n_unadjusted": len(step.unadjusted_)}
+
+
 def run_prediction(spec, X, y, *, progress=None, n_jobs=1):
     """Run one classification analysis: nested cross-validation, permuted-label control and the final model.
 
@@ -189,8 +218,13 @@ def run_prediction(spec, X, y, *, progress=None, n_jobs=1):
     """
     spec = validate_prediction_spec(spec)
     X, y = prepare_data(X, y)
-    excluded = [name for name in X.columns if name in set(spec["exclude_features"])]
-    used = [name for name in X.columns if name not in set(excluded)]
+    harmonise = spec["harmonise"]
+    batch_column = harmonise["column"] if harmonise else None
+    if harmonise:
+        _check_batches(X, harmonise, spec["cv"])
+    features = [name for name in X.columns if name != batch_column]
+    excluded = [name for name in features if name in set(spec["exclude_features"])]
+    used = [name for name in features if name not in set(excluded)]
     if not used:
         raise NoFeaturesLeftError(f"No features are left: all {X.shape[1]} are excluded by exclude_features (the "
                                   "robustness filter); relax the filter or add feature families.")
@@ -238,7 +272,7 @@ def run_prediction(spec, X, y, *, progress=None, n_jobs=1):
 
     result = {
         "kind": "classification", "model": spec["model"], "n": int(y.size), "positives": int(y_values.sum()),
-        "negatives": int(y.size - y_values.sum()), "n_features": int(X.shape[1]), "n_features_used": len(used),
+        "negatives": int(y.size - y_values.sum()), "n_features": len(features), "n_features_used": len(used),
         "excluded_features": excluded,
         "auc": nested.auc_, "auc_lower": boot["auc_lower"], "auc_upper": boot["auc_upper"],
         "auc_by_repeat": nested.auc_by_repeat_,
@@ -261,6 +295,7 @@ def run_prediction(spec, X, y, *, progress=None, n_jobs=1):
         "rad_score": final.rad_score_, "importance": final.importance_, "importance_method": final.importance_method_,
         "model_sha256": model_sha256,
         "pipeline": describe_pipeline(spec),
+        "harmonise": _harmonise_summary(final.pipeline_, X, harmonise) if harmonise else None,
         "cv": {"scheme": "nested cross-validation", "outer": "RepeatedStratifiedKFold", "outer_folds": cv["outer_folds"],
                "repeats": cv["repeats"], "inner": "StratifiedKFold (shuffled)", "inner_folds": cv["inner_folds"],
                "inner_scoring": "roc_auc", "permutations": spec["permutations"],

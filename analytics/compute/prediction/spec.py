@@ -12,7 +12,7 @@ from numbers import Real
 from .model import MODELS, SELECTION_METHODS, SpecError
 
 PREDICTION_KEYS = ("model", "seed", "cv", "selection", "correlation_threshold", "permutations", "threshold",
-                   "bootstrap", "exclude_features")
+                   "bootstrap", "exclude_features", "harmonise")
 CV_KEYS = ("outer_folds", "inner_folds", "repeats", "permutation_repeats")
 DEFAULT_CV = {"outer_folds": 5, "inner_folds": 5, "repeats": 3, "permutation_repeats": 1}
 DEFAULT_SELECTION = {"method": "univariate", "k": 20}
@@ -92,6 +92,42 @@ def _exclude(value):
     return names
 
 
+HARMONISE_KEYS = ("method", "batch", "column", "preserve", "unadjusted", "eb", "parametric")
+
+
+def _names_list(field, value, what):
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not all(
+            isinstance(v, str) and v.strip() for v in value):
+        raise SpecError(field, f"{what} must be a list of names")
+    return list(dict.fromkeys(value))
+
+
+def _harmonise(value):
+    """None, or the normalised ComBat block: the batch (its label and the table column holding its numeric codes,
+    default ``batch:<batch>``), the covariates to preserve, the columns left unadjusted, eb and parametric."""
+    if value is None or value is False:
+        return None
+    if not isinstance(value, Mapping):
+        raise SpecError("harmonise", 'must be an object such as {"method": "combat", "batch": "site"}')
+    unknown = sorted(set(value) - set(HARMONISE_KEYS))
+    if unknown:
+        raise SpecError("harmonise", f"unknown key {unknown[0]!r}; the keys are {', '.join(HARMONISE_KEYS)}")
+    if value.get("method", "combat") != "combat":
+        raise SpecError("harmonise", "method must be combat (the only harmonisation offered)")
+    batch = value.get("batch")
+    if not isinstance(batch, str) or not batch.strip():
+        raise SpecError("harmonise", "needs the batch, e.g. {\"batch\": \"site\"} or {\"batch\": \"manufacturer\"}")
+    for key in ("eb", "parametric"):
+        if not isinstance(value.get(key, True), bool):
+            raise SpecError("harmonise", f"{key} must be true or false")
+    return {"method": "combat", "batch": batch, "column": value.get("column") or f"batch:{batch}",
+            "preserve": _names_list("harmonise", value.get("preserve"), "preserve"),
+            "unadjusted": _names_list("harmonise", value.get("unadjusted"), "unadjusted"),
+            "eb": value.get("eb", True), "parametric": value.get("parametric", True)}
+
+
 def validate_prediction_spec(spec, *, strict=False):
     """Check the prediction keys of a spec and return them normalised (every key present, defaults filled).
 
@@ -108,7 +144,11 @@ def validate_prediction_spec(spec, *, strict=False):
         * ``permutations`` - permuted-label control runs, 1 to 1000 (10);
         * ``threshold`` - decision threshold on the predicted probability for sensitivity/specificity (0.5);
         * ``bootstrap`` - bootstrap resamples for the AUC confidence interval, 100 to 100,000 (1000);
-        * ``exclude_features`` - feature names to drop before modelling (the robustness filter's refusals).
+        * ``exclude_features`` - feature names to drop before modelling (the robustness filter's refusals);
+        * ``harmonise`` - ``{"method": "combat", "batch": "site", "column": "batch:site", "preserve": [...],
+          "unadjusted": [...], "eb": true, "parametric": true}``: ComBat fitted in every training fold on the
+          table's batch column (numeric codes, default ``batch:<batch>``); ``preserve`` keeps those columns' effect,
+          they and ``unadjusted`` are not adjusted (default none).
     strict : bool
         Also refuse keys outside :data:`PREDICTION_KEYS` (when the caller passes only the prediction part).
 
@@ -150,4 +190,5 @@ def validate_prediction_spec(spec, *, strict=False):
         "model": model, "seed": seed, "cv": _cv(spec.get("cv")), "selection": _selection(spec.get("selection")),
         "correlation_threshold": float(correlation_threshold), "permutations": permutations,
         "threshold": float(threshold), "bootstrap": bootstrap, "exclude_features": _exclude(spec.get("exclude_features")),
+        "harmonise": _harmonise(spec.get("harmonise")),
     }
