@@ -8,6 +8,7 @@ urlpatterns = [
     path("cohort/", views.cohort, name="cohort"),
     path("analyses/", views.analyses, name="analyses"),
     path("analyses/<int:pk>/", views.analysis_run, name="analysis-run"),
+    path("analyses/<int:pk>/report/", views.analysis_run_report, name="analysis-run-report"),
     path("analyses/<int:pk>/rerun/", views.analysis_run_rerun, name="analysis-run-rerun"),
     path("patients/<int:pk>/response/", views.patient_response, name="patient-response"),
     path("patients/<int:pk>/deltas/", views.patient_deltas, name="patient-deltas"),

@@ -1,6 +1,8 @@
 import json
+from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -16,7 +18,7 @@ from radimmuno.htmx import render_page
 from . import selectors, services
 from .compute import delta_plots, plots
 from .filtersets import ResponseAssessmentFilterSet
-from .forms import AnalysisRunForm
+from .forms import AnalysisRunForm, ClassificationRunForm
 from .models import ResponseAssessment
 
 WORKLIST_KINDS = [("", "All alerts"), ("awaiting", "iUPD awaiting confirmation"), ("overdue", "Overdue confirmation"),
@@ -164,18 +166,23 @@ def analyses(request):
     """Stored analyses, newest first, and the form for a new one (POST: ``analysis_run_create``; a spec error is
     shown on the field it names; success goes to the run's page)."""
     covariate_names = selectors.survival_covariate_names()
-    form = AnalysisRunForm(request.POST or None, covariate_names=covariate_names)
-    if request.method == "POST" and form.is_valid():
+    posted = request.POST if request.method == "POST" else None
+    is_model = bool(posted) and posted.get("form") == "classification"
+    form = AnalysisRunForm(None if is_model else posted, covariate_names=covariate_names)
+    model_form = ClassificationRunForm(posted if is_model else None, covariate_names=covariate_names,
+                                       profiles=selectors.extraction_profile_names())
+    chosen = model_form if is_model else form
+    if posted is not None and chosen.is_valid():
         try:
-            run = services.analysis_run_create(spec=form.spec(), user=request.user)
+            run = services.analysis_run_create(spec=chosen.spec(), user=request.user)
         except ValidationError as exc:
-            form.add_spec_errors(exc)
+            chosen.add_spec_errors(exc)
         else:
             return redirect("analytics:analysis-run", pk=run.pk)
     # the list needs n and events from the result, never the figures or the patient pks
     runs = selectors.analysis_runs().defer("figures", "patient_ids")
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
-    context = {"form": form, "runs": page, "page": page}
+    context = {"form": form, "model_form": model_form, "model_form_open": is_model, "runs": page, "page": page}
     return render(request, "analytics/analyses.html", context)
 
 
@@ -273,6 +280,26 @@ def analysis_run(request, pk):
     }
     return render_page(request, "analytics/analysis_run.html", "analytics/partials/analysis_run_status.html",
                        context)
+
+
+@login_required
+@require_GET
+def analysis_run_report(request, pk):
+    """A finished run's report as one self-contained HTML file (styles and SVG figures inline), downloaded: the
+    same tables and TRIPOD items as the run page, the spec and the versions. 404 until the run is done."""
+    run = _run_or_404(pk)
+    if run.status != "done" or not run.result:
+        raise Http404("This analysis has no report yet: it is not finished, or it failed.")
+    css_path = finders.find("css/app.css")
+    context = {
+        "run": run, "result": run.result, "figures": run.figures or {}, "report": _report(run.result, run.spec),
+        "spec_json": json.dumps(run.spec, indent=2, ensure_ascii=False, sort_keys=True),
+        "data_changed": selectors.analysis_run_data_changed(run), "generated_at": timezone.now(),
+        "inline_css": Path(css_path).read_text(encoding="utf-8") if css_path else "",
+    }
+    response = render(request, "analytics/analysis_report_document.html", context)
+    response["Content-Disposition"] = f'attachment; filename="radimmuno-analysis-{run.pk}.html"'
+    return response
 
 
 @login_required

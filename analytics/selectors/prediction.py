@@ -9,6 +9,7 @@ feature is passed on: selection happens inside the cross-validation folds, never
 "Prediction models").
 """
 import fnmatch
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -73,6 +74,9 @@ def _features(spec):
     if radiomics:
         if not isinstance(radiomics, dict) or not radiomics.get("profile"):
             raise SpecError("features.radiomics", "needs a profile name, e.g. {\"profile\": \"ct-default\"}")
+        if not re.fullmatch(r"lesion|ring_\d+(\.\d+)?-\d+(\.\d+)?mm", str(radiomics.get("region", "lesion"))):
+            raise SpecError("features.radiomics", "region is lesion or a peritumoral ring named as the extraction "
+                                                  "names it, e.g. ring_0-3mm")
         if radiomics.get("aggregate", "largest") not in AGGREGATES:
             raise SpecError("features.radiomics", f"aggregate must be one of {', '.join(AGGREGATES)}")
         timepoint = radiomics.get("timepoint", "baseline")
@@ -118,6 +122,11 @@ def robust_exclusions(radiomics):
         raise SpecError("features.radiomics", f"robust_only: {exc}") from None
     prefix = "delta_rel:" if isinstance(radiomics.get("timepoint"), dict) else ""
     return [f"{prefix}{name}" for name in names]
+
+
+def extraction_profile_names():
+    """The extraction profile names a prediction spec may name (each name once, sorted)."""
+    return sorted({name for name, _ in imaging_selectors.profile_versions().values()})
 
 
 def prediction_spec_check(spec):

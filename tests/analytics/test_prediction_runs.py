@@ -14,6 +14,7 @@ from analytics.models import AnalysisRun
 from analytics.selectors.prediction import prediction_table
 from analytics.services import analysis_run_create, analysis_run_now
 from imaging.models import ExternalFeatureSet, ExtractionProfile
+from patients.models import Patient
 from tests.factories import (
     BiomarkerFactory,
     LesionFactory,
@@ -274,3 +275,60 @@ def test_exclude_flagged_leaves_out_delta_pairs_with_acquisition_differences(coh
 
     with pytest.raises(SpecError, match="exclude_flagged applies to delta features"):
         prediction_table(spec={**SPEC, "features": {"radiomics": {"profile": "lifex", "exclude_flagged": True}}})
+
+
+def test_the_analyses_page_starts_a_prediction_model_from_its_form(cohort, client_logged_in):
+    form = {"form": "classification", "model-target_kind": "biomarker", "model-biomarker": "pdl1_tps",
+            "model-threshold": "50", "model-profile": "lifex", "model-radiomics_timepoint": "baseline",
+            "model-aggregate": "largest", "model-include": "original_*", "model-clinical": ["age_at_start"],
+            "model-model": "l1_logistic", "model-selection": "univariate", "model-k": "20", "model-seed": "0",
+            "model-time_zero": "first_ici"}
+    response = client_logged_in.post("/analytics/analyses/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    run = AnalysisRun.objects.latest("pk")
+    assert response["Location"] == f"/analytics/analyses/{run.pk}/"
+    assert run.kind == "classification" and run.spec["target"] == {"biomarker": "pdl1_tps", "threshold": 50}
+    assert run.spec["features"] == {"radiomics": {"profile": "lifex", "aggregate": "largest",
+                                                  "include": ["original_*"], "timepoint": "baseline"},
+                                    "clinical": ["age_at_start"]}
+    assert run.spec["selection"] == {"method": "univariate", "k": 20} and run.spec["harmonise"] is None
+    # mistakes come back on the field, nothing stored
+    count = AnalysisRun.objects.count()
+    no_threshold = client_logged_in.post("/analytics/analyses/", {**form, "model-threshold": ""})
+    text = no_threshold.content.decode()
+    assert no_threshold.status_code == 200 and 'data-field="threshold"' in text and "positive categories" in text
+    harmonised = client_logged_in.post("/analytics/analyses/", {**form, "model-harmonise": "site"})
+    assert harmonised.status_code == 302
+    assert AnalysisRun.objects.latest("pk").spec["harmonise"]["batch"] == "site"
+    nothing = client_logged_in.post("/analytics/analyses/", {**form, "model-profile": "", "model-clinical": []})
+    assert 'data-field="profile"' in nothing.content.decode()
+    assert AnalysisRun.objects.count() == count + 1  # only the harmonised run
+
+
+def test_a_finished_run_downloads_as_one_self_contained_html_report(cohort, client_logged_in):
+    run = analysis_run_now(spec=SPEC)
+    page = client_logged_in.get(f"/analytics/analyses/{run.pk}/").content.decode()
+    assert f'href="/analytics/analyses/{run.pk}/report/"' in page
+    response = client_logged_in.get(f"/analytics/analyses/{run.pk}/report/")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="radimmuno-analysis-{run.pk}.html"'
+    text = response.content.decode()
+    assert text.startswith("<!doctype html>") and "<style>" in text and 'rel="stylesheet"' not in text
+    assert 'id="tripod"' in text and f"{run.result['auc']:.3g}" in text and text.count("<svg") >= 2
+    assert "Limitations" in text and "Model building" in text and "&quot;pdl1_tps&quot;" in text  # the spec
+    assert "hx-get" not in text and "<script" not in text
+    for study_id in Patient.objects.values_list("study_id", flat=True)[:5]:
+        assert study_id not in text
+    failed = analysis_run_now(spec={**SPEC, "target": {"biomarker": "pdl1_tps", "threshold": 1000}})
+    assert failed.status == "failed"
+    assert client_logged_in.get(f"/analytics/analyses/{failed.pk}/report/").status_code == 404
+
+
+def test_peritumoral_ring_features_are_a_region_of_the_spec(cohort):
+    ring = {**SPEC, "features": {"radiomics": {**SPEC["features"]["radiomics"], "region": "ring_0-3mm"}}}
+    X, y, excluded, _ = prediction_table(spec=ring)  # the fixture's imported features are all of the lesion
+    assert len(X) == 0 and excluded["no radiomic features at the baseline (or no stored delta)"] == 81
+    from django.core.exceptions import ValidationError
+    with pytest.raises(ValidationError) as error:
+        analysis_run_create(spec={**SPEC, "features": {"radiomics": {"profile": "lifex", "region": "halo"}}})
+    assert "ring_0-3mm" in error.value.message_dict["features.radiomics"][0]
