@@ -20,15 +20,15 @@ class ResponseAssessmentFilterSet(django_filters.FilterSet):
                                               empty_label="All tumour types")
     worklist = django_filters.ChoiceFilter(
         method="filter_worklist", label="Worklist",
-        choices=[("all", "all alerts"), ("awaiting", "iUPD awaiting confirmation"),
-                 ("overdue", "overdue confirmation"), ("hyperprogression", "hyperprogression"),
-                 ("dissociated", "dissociated response")],
+        choices=[("all", "all alerts"), ("to-read", "scan awaiting reading"),
+                 ("awaiting", "iUPD awaiting confirmation"), ("overdue", "overdue confirmation"),
+                 ("hyperprogression", "hyperprogression"), ("dissociated", "dissociated response")],
     )
 
     class Meta:
         model = ResponseAssessment
         fields = ["patient", "site", "tumour_type", "status", "recist_bor", "irecist_ibor", "pseudoprogression",
-                  "hyperprogression_any", "dissociated_any", "iupd_awaiting_confirmation"]
+                  "hyperprogression_any", "dissociated_any", "iupd_awaiting_confirmation", "current_irecist"]
 
     def filter_worklist(self, queryset, name, value):
         return queryset.filter(pk__in=worklist(kind=None if value == "all" else value).values("pk"))

@@ -1,5 +1,6 @@
 """Announce changes that affect a response assessment or a patient's delta-radiomics; the recomputation runs
 after commit."""
+from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
@@ -7,10 +8,10 @@ from django.dispatch import receiver
 from imaging import selectors as imaging_selectors
 from imaging.models import Lesion, LesionMeasurement, Segment, Timepoint
 from imaging.signals import feature_sets_done, features_imported, in_bulk_changes, lesion_data_imported
-from patients.models import Outcome, Patient, TreatmentRegimen
+from patients.models import AdverseEvent, Outcome, Patient, TreatmentRegimen
 
 from .models import DeltaFeature
-from .services import delta_request, response_request, response_request_patients
+from .services import delta_request, irae_alerts_sync, response_request, response_request_patients
 
 
 def _deleting_patient(kwargs):
@@ -48,6 +49,15 @@ def patient_data_changed(sender, instance, raw=False, **kwargs):
         _request(instance.patient_id)
         if sender in (Lesion, Timepoint) and not in_bulk_changes():
             _delta(instance.patient_id)  # lesion identity (role, split/merge links) and timepoint dates
+
+
+@receiver(post_save, sender=AdverseEvent)
+@receiver(post_delete, sender=AdverseEvent)
+def adverse_event_changed(sender, instance, raw=False, **kwargs):
+    """A grade ≥ 3 irAE reaches the worklist (after commit: the alert follows the stored event)."""
+    if not raw and not _deleting_patient(kwargs):
+        patient_id = instance.patient_id
+        transaction.on_commit(lambda: irae_alerts_sync(patient_id=patient_id))
 
 
 @receiver(m2m_changed, sender=TreatmentRegimen.agents.through)

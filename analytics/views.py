@@ -1,11 +1,14 @@
 import json
 from pathlib import Path
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.db.models import Case, F, When
+from django.http import Http404, HttpResponse
+from django.urls import reverse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,14 +19,10 @@ from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
 from . import selectors, services
-from .compute import delta_plots, plots
+from .compute import delta_plots, svgplots, timeline
 from .filtersets import ResponseAssessmentFilterSet
 from .forms import AnalysisRunForm, ClassificationRunForm
-from .models import ResponseAssessment
-
-WORKLIST_KINDS = [("", "All alerts"), ("awaiting", "iUPD awaiting confirmation"), ("overdue", "Overdue confirmation"),
-                  ("hyperprogression", "Hyperprogression"), ("dissociated", "Dissociated response")]
-
+from .models import Alert, ResponseAssessment
 
 def _panel_context(patient):
     assessments = list(
@@ -46,9 +45,12 @@ def _panel_context(patient):
             "assessment": a,
             "baseline": (a.result or {}).get("baseline"),  # the stored document's baseline (its target sum)
             "rows": sorted(rows.values(), key=lambda r: r["timepoint"].date),
-            "spider": plots.spider(series) if series else "",
+            "spider": svgplots.spider_svg(series, ident=f"spider-{a.pk}") if series else "",
             "alerts": selectors.alert_flags(a),
             "overdue": selectors.is_overdue(a),
+            "confirmation_scan": next((item for item in a.awaiting_read if item.get("confirmation")), None),
+            "pseudo_resolved_as": next((e.get("resolved_as") for e in ((a.result or {}).get("pseudoprogression") or {})
+                                        .get("episodes", []) if e.get("resolved_as")), ""),
         })
     unfinished = any(not a.is_finished for a in assessments)
     return {"patient": patient, "panels": panels, "unfinished": unfinished}
@@ -65,6 +67,35 @@ def patient_response(request, pk):
         raise Http404("No such patient.") from None
     return render_page(request, "analytics/patient_response.html", "analytics/partials/response_panel.html",
                        _panel_context(patient))
+
+
+@login_required
+@require_GET
+def patient_timeline(request, pk):
+    """The patient's course on one time axis (SVG with its text alternative): regimens, scans coloured by response,
+    irAEs by grade, biomarkers, death or last contact. Refreshed when lesion data changes on the page."""
+    try:
+        patient = patient_header(pk=pk)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient.") from None
+    data = selectors.patient_timeline(patient=patient)
+    svg = timeline.timeline_svg(**data, ident=f"timeline-{patient.pk}") if data else ""
+    return render_page(request, "analytics/patient_timeline.html", "analytics/partials/timeline_panel.html",
+                       {"patient": patient, "svg": svg})
+
+
+@login_required
+@require_GET
+def patient_history(request, pk):
+    """What changed for the patient and who changed it — measurements, assessments, treatment, follow-up and the
+    worklist alerts (raised, acknowledged, resolved) — newest first."""
+    try:
+        patient = patient_header(pk=pk)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient.") from None
+    entries, total = selectors.patient_history(patient=patient)
+    return render_page(request, "analytics/patient_history.html", "analytics/partials/history_panel.html",
+                       {"patient": patient, "entries": entries, "total": total})
 
 
 @login_required
@@ -113,50 +144,105 @@ def patient_models(request, pk):
                        {"patient": patient, "rows": rows})
 
 
-@login_required
-def worklist(request):
-    kind = request.GET.get("kind", "")
-    kind = kind if kind in dict(WORKLIST_KINDS) else ""
-    site = request.GET.get("site", "")
+WORKLIST_STATUSES = [("open", "Open"), ("acknowledged", "Acknowledged")]
+WORKLIST_SCOPES = [("active", "Living patients on an ongoing regimen"), ("all", "All patients")]
+
+
+def _worklist_filters(data):
+    sections = dict(selectors.WORKLIST_SECTIONS)
+    section = data.get("section") or data.get("kind", "")  # ?kind= is the older name
+    section = {"awaiting": "confirmations"}.get(section, section)
+    status = data.get("status", "open")
+    scope = data.get("scope", "active")
+    return {"section": section if section in sections else "",
+            "status": status if status in dict(WORKLIST_STATUSES) else "open",
+            "scope": scope if scope in dict(WORKLIST_SCOPES) else "active",
+            "site": data.get("site", "")}
+
+
+def _worklist_context(request):
+    chosen = _worklist_filters(request.GET)
     today = timezone.localdate()
-    items = [{"assessment": a, "overdue": selectors.is_overdue(a, today), "alerts": selectors.alert_flags(a)}
-             for a in selectors.worklist(kind=kind or None, site=site or None, today=today)]
-    items.sort(key=lambda i: (not i["overdue"], not i["assessment"].iupd_awaiting_confirmation))
-    page = Paginator(items, 50).get_page(request.GET.get("page"))
+    common = {"site": chosen["site"] or None, "status": chosen["status"], "scope": chosen["scope"], "today": today}
+    alerts = selectors.worklist_alerts(section=chosen["section"] or None, **common).select_related(
+        "patient__site", "regimen", "acknowledged_by").order_by(
+        Case(*[When(kind=kind, then=i) for i, kind in enumerate(_SECTION_ORDER)]), F("due_date").asc(nulls_last=True),
+        "-subject_date", "pk")
+    page = Paginator(alerts, 50).get_page(request.GET.get("page"))
+    for alert in page:
+        alert.days_left = (alert.due_date - today).days if alert.due_date else None
+        alert.days_overdue = -alert.days_left if alert.days_left is not None and alert.days_left < 0 else 0
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"items": page, "page": page, "count": len(items), "kinds": WORKLIST_KINDS, "kind": kind, "site": site,
-               "sites": Site.objects.all(), "today": today, "query": query.urlencode()}
-    return render_page(request, "analytics/worklist.html", "analytics/partials/worklist_table.html", context)
+    counts = selectors.worklist_counts(**common)
+    return {"alerts": page, "page": page, "count": page.paginator.count, "today": today, "query": query.urlencode(),
+            "sections": [(name, label, counts[name]) for name, label in selectors.WORKLIST_SECTIONS],
+            "statuses": WORKLIST_STATUSES, "scopes": WORKLIST_SCOPES, "sites": Site.objects.all(), **chosen}
+
+
+_SECTION_ORDER = ["scan-to-read", "confirmation-due", "hyperprogression", "irae", "dissociated"]
 
 
 @login_required
+@require_GET
+def worklist(request):
+    """Home: what needs doing — scans to read, confirmations due and overdue, alerts to review — with counts per
+    section, filters (site, open / acknowledged, living patients on ongoing regimens / all) and SQL pagination."""
+    return render_page(request, "analytics/worklist.html", "analytics/partials/worklist_table.html",
+                       _worklist_context(request))
+
+
+@login_required
+@require_POST
+def worklist_acknowledge(request, pk):
+    """Acknowledge one alert (``note`` optional): it leaves the open list and the patient's history records who and
+    when. An htmx request gets the re-rendered table (its filters come with the form)."""
+    alert = Alert.objects.filter(pk=pk).first()
+    if alert is None:
+        raise Http404("No such alert.")
+    try:
+        services.alert_acknowledge(alert=alert, user=request.user, note=request.POST.get("note", "").strip())
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    if getattr(request, "htmx", None):
+        request.GET = request.POST  # the table re-renders under the filters the form carried
+        return render(request, "analytics/partials/worklist_table.html", _worklist_context(request))
+    return redirect(f"{reverse('analytics:worklist')}?{request.POST.get('query', '')}")
+
+
+SWIMMER_LANES_PER_PAGE = 50
+
+
+@login_required
+@require_GET
 def cohort(request):
+    """Cohort plots under the patient-list filters: the waterfall of every assessed regimen and the swimmer plot one
+    page of lanes at a time (longest time on treatment first); SVG drawn per request in milliseconds (no
+    matplotlib in the web process), each with its text alternative, downloadable as SVG (``?download=waterfall`` or
+    ``swimmer``) or, in the browser, as PNG. Lanes are ordered by regimen start, earliest first."""
     filters = ResponseAssessmentFilterSet(request.GET, queryset=selectors.cohort_assessments())  # as the API
     site, tumour_type = filters.form.data.get("site", ""), filters.form.data.get("tumour_type", "")
-    assessments = list(filters.qs.prefetch_related("patient__adverse_events"))
-    bars = [(a.patient.study_id, a.best_pct_change, a.irecist_ibor) for a in assessments]
-    lanes = []
-    for a in assessments[:60]:
-        start = a.regimen.start_date
-        end = a.regimen.end_date or timezone.localdate()
-        events = [((e.onset_date - start).days, "irAE") for e in a.patient.adverse_events.all()
-                  if e.onset_date >= start]
-        if a.hyperprogression_any and a.result:
-            first = next((t for t in a.result["timepoints"] if t["kind"] == "follow-up"), None)
-            if first:
-                events.append((first["days_from_treatment_start"], "HPD"))
-        responses = [(t["days_from_treatment_start"], t["irecist_tpr"]) for t in (a.result or {}).get("timepoints", [])
-                     if t["kind"] == "follow-up"]
-        lanes.append({"label": a.patient.study_id, "end_day": max(1, (end - start).days),
-                      "ongoing": a.regimen.end_date is None, "responses": responses, "events": events})
+    queryset = filters.qs
+    bars = selectors.cohort_waterfall_bars(queryset)
+    by_start = queryset.order_by("regimen__start_date", "patient__study_id")
+    page = Paginator(by_start.values_list("pk", flat=True), SWIMMER_LANES_PER_PAGE).get_page(request.GET.get("lanes"))
+    lanes = selectors.cohort_swimmer_lanes(by_start.filter(pk__in=list(page.object_list)))
+    waterfall = svgplots.waterfall_svg(bars) if bars else ""
+    swimmer = svgplots.swimmer_svg(lanes) if lanes else ""
+    download = request.GET.get("download")
+    if download in ("waterfall", "swimmer") and (waterfall if download == "waterfall" else swimmer):
+        response = HttpResponse(waterfall if download == "waterfall" else swimmer, content_type="image/svg+xml")
+        response["Content-Disposition"] = f'attachment; filename="radimmuno-{download}.svg"'
+        return response
+    query = request.GET.copy()
+    query.pop("lanes", None)
+    query.pop("download", None)
     context = {
-        "waterfall": plots.waterfall(bars) if bars else "",
-        "swimmer": plots.swimmer(lanes) if lanes else "",
-        "n": len(assessments), "lanes_shown": len(lanes), "site": site, "tumour_type": tumour_type,
-        "sites": Site.objects.all(), "tumour_types": TumourType.choices,
+        "waterfall": waterfall, "swimmer": swimmer,
+        "n": len(bars), "n_measured": sum(1 for b in bars if b[1] is not None), "lanes": page, "query": query.urlencode(),
+        "site": site, "tumour_type": tumour_type, "sites": Site.objects.all(), "tumour_types": TumourType.choices,
     }
-    return render(request, "analytics/cohort.html", context)
+    return render_page(request, "analytics/cohort.html", "analytics/partials/swimmer.html", context)
 
 
 # -- survival analyses: the list and the new-analysis form, a run's status (polled) and its report -----------------

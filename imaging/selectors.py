@@ -6,6 +6,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery, TextField
 from django.db.models.functions import Cast
 from django.db.models.fields.json import KeyTransform
 
+from radimmuno.history import change_entries
 from radimmuno.jobs import JobStatus
 
 from . import storage
@@ -124,12 +125,17 @@ def feature_table(feature_sets, *, layout="long"):
 def patient_measurement_grid(*, patient):
     """Lesions x timepoints with the recorded measurement in each cell: four queries whatever the patient's size."""
     timepoints = list(Timepoint.objects.filter(patient=patient).order_by("date"))
-    lesions = list(Lesion.objects.filter(patient=patient).order_by("role", "label"))
+    lesions = list(Lesion.objects.filter(patient=patient).select_related("appeared_at").order_by("role", "label"))
     measurements = LesionMeasurement.objects.filter(lesion__patient=patient).only(
         "lesion_id", "timepoint_id", "size_mm", "status", "non_target_status", "source"
     )
     by_cell = {(m.lesion_id, m.timepoint_id): m for m in measurements}
-    rows = [{"lesion": lesion, "cells": [by_cell.get((lesion.pk, tp.pk)) for tp in timepoints]} for lesion in lesions]
+    rows = [{"lesion": lesion, "cells": [
+        {"measurement": by_cell.get((lesion.pk, tp.pk)), "timepoint": tp,
+         # a new lesion is recorded from the assessment where it appeared; a baseline lesion from the baseline on
+         "applies": tp.date >= lesion.appeared_at.date if lesion.appeared_at_id else tp.kind != TimepointKind.PRE_BASELINE
+         or lesion.role == LesionRole.TARGET}
+        for tp in timepoints]} for lesion in lesions]
     return {"patient": patient, "timepoints": timepoints, "lesion_rows": rows}
 
 
@@ -311,6 +317,11 @@ def patient_lesion_links(*, patients):
     return out
 
 
+def patient_timepoint_list(*, patient):
+    """The patient's imaging assessments, oldest first. One query."""
+    return list(Timepoint.objects.filter(patient=patient).order_by("date"))
+
+
 def patient_timepoint_dates(*, patients):
     """``{patient_pk: {timepoint_pk: (date, kind)}}``. One query."""
     out = {}
@@ -348,3 +359,19 @@ def lesion_feature_sets_done(*, profile, limit=None):
                                 "segment__segmentation__image_series__study__timepoint")
                 .order_by("pk"))
     return list(queryset[:limit] if limit else queryset)
+
+
+def patient_change_history(*, patient):
+    """The patient's imaging assessments, lesions and measurements as they changed (radimmuno.history entries)."""
+    timepoints = Timepoint.history.filter(patient_id=patient.pk).select_related("history_user")
+    lesions = Lesion.history.filter(patient_id=patient.pk).select_related("history_user")
+    measurements = LesionMeasurement.history.filter(
+        lesion__patient_id=patient.pk).select_related("history_user", "lesion", "timepoint")
+    return [
+        *change_entries(timepoints, record_type="assessment", fields=["date", "kind"],
+                        describe=lambda r: f"{r.get_kind_display().lower()} of {r.date:%Y-%m-%d}"),
+        *change_entries(lesions, record_type="lesion", fields=["role", "organ", "nodal", "equivocal"],
+                        describe=lambda r: f"{r.label} ({r.get_organ_display().lower()})"),
+        *change_entries(measurements, record_type="measurement", fields=["size_mm", "status", "non_target_status"],
+                        describe=lambda r: f"{r.lesion.label} at {r.timepoint.date:%Y-%m-%d}"),
+    ]

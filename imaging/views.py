@@ -1,16 +1,23 @@
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from patients.models import ImportRun, Patient
 from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
 from . import ingest, selectors, services
-from .forms import DicomUploadForm, FeatureImportForm, MeasurementImportForm
-from .models import FeatureSet, IngestJob
+from .forms import (
+    DicomUploadForm,
+    FeatureImportForm,
+    LesionForm,
+    MeasurementForm,
+    MeasurementImportForm,
+    TimepointForm,
+)
+from .models import FeatureSet, IngestJob, Lesion, Timepoint
 
 
 @login_required
@@ -18,14 +25,17 @@ from .models import FeatureSet, IngestJob
 @require_http_methods(["GET", "POST"])
 def dicom_upload(request):
     """Drop DICOM files / a zip (and label maps): stored, then ingested by a job whose progress the page polls."""
-    form = DicomUploadForm(request.POST or None, request.FILES or None)
+    form = DicomUploadForm(request.POST, request.FILES) if request.method == "POST" else DicomUploadForm()
     job = None
     if request.method == "POST" and form.is_valid():
-        job = ingest.upload_job_create(
-            files=form.cleaned_data["files"], user=request.user,
-            options={"resample": form.cleaned_data["resample"],
-                     "reference_series_uid": form.cleaned_data["reference_series_uid"]},
-        )
+        try:
+            job = ingest.upload_job_create(
+                files=form.cleaned_data["files"], user=request.user,
+                options={"resample": form.cleaned_data["resample"],
+                         "reference_series_uid": form.cleaned_data["reference_series_uid"]},
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
     context = {"form": form, "job": job, "recent": selectors.ingest_jobs_recent(user=request.user)}
     return render_page(request, "imaging/upload.html", "imaging/partials/ingest_job.html", context)
 
@@ -78,7 +88,19 @@ def ingest_job(request, pk):
     if not request.user.is_staff and job.started_by_id != request.user.pk:
         raise Http404("No such ingest job.")
     context = {"job": job, "form": None, "recent": []}
-    return render_page(request, "imaging/ingest_job.html", "imaging/partials/ingest_job.html", context)
+    response = render_page(request, "imaging/ingest_job.html", "imaging/partials/ingest_job.html", context)
+    if job.is_finished and getattr(request, "htmx", None):
+        response["HX-Trigger"] = "ingest-job-finished"  # the upload page's recent-jobs list refreshes
+    return response
+
+
+@login_required
+@permission_required("imaging.add_ingestjob", raise_exception=True)
+@require_GET
+def ingest_jobs_recent(request):
+    """The uploader's recent ingest jobs (the upload page's list, refreshed when a job finishes)."""
+    return render(request, "imaging/partials/recent_jobs.html",
+                  {"recent": selectors.ingest_jobs_recent(user=request.user)})
 
 
 @login_required
@@ -107,13 +129,96 @@ def _patient_or_404(pk):
         raise Http404("No such patient.") from None
 
 
+def _grid_context(request, patient, **forms):
+    context = selectors.patient_measurement_grid(patient=patient)
+    can_record = request.user.has_perm("imaging.add_lesionmeasurement")
+    context["can_record"] = can_record
+    if can_record:
+        context["timepoint_form"] = forms.get("timepoint_form") or TimepointForm(patient=patient)
+        context["lesion_form"] = forms.get("lesion_form") or LesionForm(patient=patient)
+        context["open_form"] = forms.get("open_form", "")
+    return context
+
+
+def _grid_response(request, patient, *, changed, **forms):
+    """The lesion table after a recording: to htmx the table (re-targeted onto itself) and, when something was
+    written, the ``lesion-data-changed`` event the response and history panels listen for; else back to the page."""
+    if changed and not getattr(request, "htmx", None):
+        return redirect(f"{patient.get_absolute_url()}#imaging")
+    response = render(request, "imaging/partials/measurement_grid.html", _grid_context(request, patient, **forms))
+    response["HX-Retarget"], response["HX-Reswap"] = "#measurement-grid", "outerHTML"
+    if changed:
+        response["HX-Trigger"] = "lesion-data-changed"
+    return response
+
+
 @login_required
 @require_GET
 def patient_measurements(request, pk):
-    """The patient's lesions x timepoints measurement grid (full page, or the fragment for the patient page)."""
-    context = selectors.patient_measurement_grid(patient=_patient_or_404(pk))
+    """The patient's lesion table: lesions x timepoints (full page, or the fragment for the patient page). Users who
+    may record measurements get the forms to add an assessment or a lesion and to record each cell."""
+    patient = _patient_or_404(pk)
     return render_page(request, "imaging/patient_measurements.html", "imaging/partials/measurement_grid.html",
+                       _grid_context(request, patient))
+
+
+@login_required
+@permission_required("imaging.add_lesionmeasurement", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def measurement_cell(request, pk, lesion_pk, timepoint_pk):
+    """Record or correct one cell of the lesion table (``measurement_record``): GET the cell's form, POST it. A
+    refused value comes back with the model's message next to its field, and nothing is written."""
+    patient = _patient_or_404(pk)
+    lesion = get_object_or_404(Lesion, pk=lesion_pk, patient=patient)
+    timepoint = get_object_or_404(Timepoint, pk=timepoint_pk, patient=patient)
+    form = MeasurementForm(request.POST if request.method == "POST" else None, lesion=lesion, timepoint=timepoint)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.measurement_record(lesion=lesion, timepoint=timepoint, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return _grid_response(request, patient, changed=True)
+    context = {"patient": patient, "form": form, "lesion": lesion, "timepoint": timepoint}
+    return render_page(request, "imaging/measurement_cell.html", "imaging/partials/measurement_cell_form.html",
                        context)
+
+
+@login_required
+@permission_required("imaging.add_lesionmeasurement", raise_exception=True)
+@require_POST
+def timepoint_add(request, pk):
+    """Add an imaging assessment (``timepoint_upsert``); its column appears in the lesion table."""
+    patient = _patient_or_404(pk)
+    form = TimepointForm(request.POST, patient=patient)
+    if form.is_valid():
+        try:
+            services.timepoint_upsert(patient=patient, date=form.cleaned_data["date"], kind=form.cleaned_data["kind"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return _grid_response(request, patient, changed=True)
+    return _grid_response(request, patient, changed=False, timepoint_form=form, open_form="timepoint")
+
+
+@login_required
+@permission_required("imaging.add_lesion", raise_exception=True)
+@require_POST
+def lesion_add(request, pk):
+    """Add a lesion (``lesion_create``): RECIST 1.1's limits (5 targets, 2 per organ) are the model's messages."""
+    patient = _patient_or_404(pk)
+    form = LesionForm(request.POST, patient=patient)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.lesion_create(patient=patient, label=data["label"], organ=data["organ"], role=data["role"],
+                                   nodal=data["nodal"], appeared_at=data["appeared_at"], location=data["location"],
+                                   equivocal=data["equivocal"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return _grid_response(request, patient, changed=True)
+    return _grid_response(request, patient, changed=False, lesion_form=form, open_form="lesion")
 
 
 @login_required

@@ -6,6 +6,14 @@ from . import choices
 from .models import Patient, Site
 
 
+CURRENT_RESPONSES = [(c, c) for c in ("iCR", "iPR", "iSD", "iUPD", "iCPD", "NE")]
+FLAGS = [("scan-to-read", "Scan awaiting reading"), ("awaiting-confirmation", "iUPD awaiting confirmation"),
+         ("hyperprogression", "Hyperprogression"), ("pseudoprogression", "Pseudoprogression"),
+         ("dissociated", "Dissociated response")]
+FLAG_FIELDS = {"awaiting-confirmation": "iupd_awaiting_confirmation", "hyperprogression": "hyperprogression_any",
+               "pseudoprogression": "pseudoprogression", "dissociated": "dissociated_any"}
+
+
 class PatientFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Study ID")
     site = django_filters.ModelChoiceFilter(queryset=Site.objects.all(), field_name="site", to_field_name="code",
@@ -13,10 +21,31 @@ class PatientFilterSet(django_filters.FilterSet):
     tumour_type = django_filters.ChoiceFilter(choices=choices.TumourType.choices, empty_label="All tumour types")
     drug_class = django_filters.ChoiceFilter(choices=choices.DrugClass.choices, method="filter_drug_class",
                                              label="Drug class", empty_label="All drug classes")
+    response = django_filters.ChoiceFilter(choices=CURRENT_RESPONSES, method="filter_response",
+                                           label="Current iRECIST", empty_label="Any response")
+    flag = django_filters.ChoiceFilter(choices=FLAGS, method="filter_flag", label="Flag", empty_label="Any flag")
+    o = django_filters.OrderingFilter(
+        label="Sort by",
+        fields=(("study_id", "study_id"), ("site__code", "site"), ("tumour_type", "tumour_type"),
+                ("last_scan_date", "last_scan"), ("current_response", "response")),
+        field_labels={"study_id": "Study ID", "site__code": "Site", "tumour_type": "Tumour type",
+                      "last_scan_date": "Last scan", "current_response": "Current response"},
+    )
 
     class Meta:
         model = Patient
-        fields = ["q", "site", "tumour_type", "drug_class"]
+        fields = ["q", "site", "tumour_type", "drug_class", "response", "flag"]
+
+    def filter_response(self, queryset, name, value):
+        return queryset.with_current_response().filter(current_response=value) if value else queryset
+
+    def filter_flag(self, queryset, name, value):
+        """A flag of any of the patient's ICI regimens (stored by the analytics app, reached by relation name)."""
+        if not value:
+            return queryset
+        if value == "scan-to-read":
+            return queryset.filter(response_assessments__awaiting_read_from__isnull=False).distinct()
+        return queryset.filter(**{f"response_assessments__{FLAG_FIELDS[value]}": True}).distinct()
 
     def search(self, queryset, name, value):
         value = value.strip()

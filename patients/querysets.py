@@ -9,7 +9,8 @@ class PatientQuerySet(models.QuerySet):
         nothing from the apps above it.
         """
         return (
-            self.select_related("site")
+            self.with_current_response()
+            .select_related("site")
             .prefetch_related("regimens__agents")
             .annotate(
                 timepoint_count=models.Count("timepoints", distinct=True),
@@ -17,6 +18,21 @@ class PatientQuerySet(models.QuerySet):
             )
             .order_by("site__code", "study_id")
         )
+
+    def with_current_response(self):
+        """Each patient's response now: the latest read iRECIST response of their most recent ICI regimen, its date,
+        and whether a scan awaits reading or an iUPD a confirmation scan.
+
+        The analytics app stores these; its model is reached through the reverse relation by name
+        (``response_assessments``), as the scan columns follow ``timepoints``: patients imports nothing from above.
+        """
+        if "current_response" in self.query.annotations:
+            return self
+        assessments = self.model._meta.get_field("response_assessments").related_model._default_manager
+        latest = assessments.filter(patient=models.OuterRef("pk"), status="done").order_by("-regimen__start_date")
+        return self.annotate(**{name: models.Subquery(latest.values(field)[:1]) for name, field in (
+            ("current_response", "current_irecist"), ("current_response_date", "current_date"),
+            ("scan_awaiting_read", "awaiting_read_from"), ("iupd_open", "iupd_awaiting_confirmation"))})
 
     def on_drug_class(self, drug_class):
         return self.filter(regimens__agents__drug_class=drug_class).distinct()

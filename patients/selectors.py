@@ -1,8 +1,10 @@
 """Reads of the patients app for pages and the API. Query counts do not grow with the cohort."""
 from django.db.models import Prefetch
 
+from radimmuno.history import change_entries
+
 from .filtersets import PatientFilterSet
-from .models import Patient, TreatmentRegimen
+from .models import AdverseEvent, Biomarker, Outcome, Patient, TreatmentRegimen
 
 
 def patient_list(*, filters=None):
@@ -35,3 +37,22 @@ def patient_detail(*, pk):
     except Patient.outcome.RelatedObjectDoesNotExist:
         outcome = None
     return {"patient": patient, "outcome": outcome}
+
+
+def patient_change_history(*, patient):
+    """The patient's treatment, biomarker, irAE and follow-up changes (radimmuno.history entries, newest first)."""
+    regimens = TreatmentRegimen.history.filter(patient_id=patient.pk).select_related("history_user")
+    events = AdverseEvent.history.filter(patient_id=patient.pk).select_related("history_user")
+    biomarkers = Biomarker.history.filter(patient_id=patient.pk).select_related("history_user", "kind")
+    outcomes = Outcome.history.filter(patient_id=patient.pk).select_related("history_user")
+    return [
+        *change_entries(regimens, record_type="regimen", fields=["start_date", "end_date", "end_reason"],
+                        describe=lambda r: f"line {r.line_of_therapy} from {r.start_date:%Y-%m-%d}"),
+        *change_entries(events, record_type="adverse event", fields=["grade", "onset_date", "resolution_date"],
+                        describe=lambda r: f"{r.get_term_display()} (onset {r.onset_date:%Y-%m-%d})"),
+        *change_entries(biomarkers, record_type="biomarker", fields=["value_numeric", "value_category", "measured_on"],
+                        describe=lambda r: f"{r.kind.name} of {r.measured_on:%Y-%m-%d}"),
+        *change_entries(outcomes, record_type="follow-up", fields=["last_contact_date", "vital_status", "death_date",
+                                                                    "clinical_progression_date"],
+                        describe=lambda r: "follow-up"),
+    ]

@@ -8,7 +8,7 @@ admin.site.site_header = "radimmuno curation"
 admin.site.site_title = "radimmuno curation"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="patients:patient-list", permanent=False), name="home"),
+    path("", RedirectView.as_view(pattern_name="analytics:worklist", permanent=False), name="home"),  # home = worklist
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("patients/", include("patients.urls")),

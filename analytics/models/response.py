@@ -45,6 +45,18 @@ class ResponseAssessment(BackgroundJob):
     iupd_date = models.DateField(null=True, blank=True)
     confirmation_earliest = models.DateField(null=True, blank=True)
     confirmation_latest = models.DateField(null=True, blank=True)
+    awaiting_read = models.JSONField(
+        default=list, blank=True,
+        help_text="Timepoints whose reading is not complete: left out of the result until it is (timepoint, date, "
+                  "kind, missing lesion labels, confirmation window).")
+    awaiting_read_from = models.DateField(null=True, blank=True, help_text="The earliest scan awaiting reading.")
+    current_date = models.DateField(null=True, blank=True, help_text="The latest read assessment.")
+    current_recist = models.CharField("current RECIST 1.1 response", max_length=20, blank=True)
+    current_irecist = models.CharField("current iRECIST response", max_length=20, blank=True)
+    next_scan_due = models.DateField(
+        null=True, blank=True,
+        help_text="The confirmation window's start when an iUPD is open, else the latest read scan plus "
+                  "RADIMMUNO_FOLLOW_UP_INTERVAL_DAYS; empty after confirmed progression, death or end of treatment.")
 
     class Meta:
         constraints = [

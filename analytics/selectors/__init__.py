@@ -11,10 +11,18 @@ from .robustness import feature_robustness_latest, non_robust_features, robust_f
 from .response import (
     alert_flags,
     cohort_assessments,
+    cohort_swimmer_lanes,
+    cohort_waterfall_bars,
     ici_regimens,
+    WORKLIST_SECTIONS,
     is_overdue,
+    patient_history,
+    patient_timeline,
     response_document,
+    response_inputs,
     worklist,
+    worklist_alerts,
+    worklist_counts,
 )
 from .survival import (
     analysis_run_data_changed,
@@ -30,7 +38,8 @@ __all__ = [
     "delta_features", "delta_inputs", "delta_long", "patient_delta_panel",
     "extraction_profile_names", "model_probabilities", "prediction_features", "prediction_table",
     "feature_robustness_latest", "non_robust_features", "robust_features", "robustness_class_summary",
-    "alert_flags", "cohort_assessments", "ici_regimens", "is_overdue", "response_document", "worklist",
+    "alert_flags", "cohort_assessments", "cohort_swimmer_lanes", "cohort_waterfall_bars", "ici_regimens", "is_overdue", "patient_history", "patient_timeline", "response_document", "response_inputs", "worklist",
+    "WORKLIST_SECTIONS", "worklist_alerts", "worklist_counts",
     "analysis_run_data_changed", "analysis_runs", "records_sha256", "survival_cohort", "survival_covariate_names",
     "survival_records", "survival_spec_check",
 ]

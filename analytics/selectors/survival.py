@@ -154,7 +154,7 @@ def survival_cohort(*, cohort):
         cohort = {}
     if not isinstance(cohort, dict):
         raise SpecError("cohort", "The cohort must be an object of patient-list filters, e.g. {\"site\": [\"A\"]}.")
-    known = set(PatientFilterSet.base_filters)
+    known = set(PatientFilterSet.base_filters) - {"o"}  # ordering is not a cohort
     queryset = Patient.objects.all()
     for name in sorted(cohort):
         if name not in known:

@@ -1,4 +1,5 @@
 """Writes of the analytics app: (re)computing response assessments from the current lesion data."""
+import datetime as dt
 import hashlib
 import json
 import warnings
@@ -14,7 +15,8 @@ from ..compute.response import ENGINE_VERSION, ResponseInputError, evaluate
 from ..compute.response.summary import result_summary
 from ..choices import Criteria
 from ..models import ResponseAssessment, TimepointResponse
-from ..selectors.response import ici_regimens, response_document
+from ..selectors.response import ici_regimens, response_inputs
+from .alerts import alerts_resolve_for_regimens, alerts_sync, irae_alerts_sync
 
 
 def response_request(*, patient):
@@ -24,7 +26,8 @@ def response_request(*, patient):
     shows a result computed from data that has since been edited (it shows "recomputing" instead).
     """
     regimens = ici_regimens(patient)
-    ResponseAssessment.objects.filter(patient=patient).exclude(regimen__in=regimens).delete()
+    _drop_non_ici(patient, regimens)
+    irae_alerts_sync(patient_id=patient.pk)
     for regimen in regimens:
         assessment, _ = ResponseAssessment.objects.get_or_create(patient=patient, regimen=regimen)
         assessment.enqueue()
@@ -40,36 +43,79 @@ def response_request_patients(*, patient_ids):
             response_request(patient=patient)
         return len(patients)
     for patient in patients:
-        ResponseAssessment.objects.filter(patient=patient).exclude(regimen__in=ici_regimens(patient)).delete()
+        _drop_non_ici(patient, ici_regimens(patient))
     response_recompute_patients(patients)
     return len(patients)
+
+
+def _drop_non_ici(patient, regimens):
+    """A regimen that no longer contains an ICI has no response assessment (and no open alert)."""
+    ResponseAssessment.objects.filter(patient=patient).exclude(regimen__in=regimens).delete()
+    alerts_resolve_for_regimens(patient=patient, keep=regimens, resolution="the regimen has no checkpoint inhibitor")
 
 
 def response_recompute(assessment, *, options=None):
     """Evaluate the assessment's regimen from the current data and store the result (idempotent).
 
     Returns the fields for the job's done status. Invalid or incomplete data is not an error of the job:
-    it is stored as ``problems`` (shown on the patient page) with an empty result.
+    it is stored as ``problems`` (shown on the patient page) with an empty result. Timepoints whose reading is
+    incomplete are not evaluated (``awaiting_read``): the read ones keep their results. The worklist alerts
+    follow the new result in the same transaction.
     """
-    document = response_document(regimen=assessment.regimen)
+    document, awaiting = response_inputs(regimen=assessment.regimen)
     if options:
         document["options"] = options
     input_hash = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # protocol deviations are listed in result["warnings"]
-            result = evaluate(document)
-        problems = []
-    except ResponseInputError as exc:
-        result, problems = None, list(exc.problems)
+    result, problems = None, []
+    if document["timepoints"]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # protocol deviations are listed in result["warnings"]
+                result = evaluate(document)
+        except ResponseInputError as exc:
+            problems = list(exc.problems)
     with transaction.atomic():
         TimepointResponse.objects.filter(assessment=assessment).delete()
         fields = _headline(result) if result else _headline_empty()
+        fields.update(_where_now(result, fields, awaiting, document))
         fields.update(input_hash=input_hash, engine_version=ENGINE_VERSION, options=options or {}, result=result,
                       summary=result_summary(result), problems=problems, computed_at=timezone.now())
         if result:
             _store_timepoints(assessment, result)
+        alerts_sync(assessment=assessment, fields=fields)
     return fields
+
+
+def _where_now(result, fields, awaiting, document):
+    """Where the patient is now: the latest read assessment, the scans awaiting reading (a scan after an open iUPD
+    is its confirmation scan, with the window) and when the next scan is due."""
+    iupd = fields["iupd_date"] if fields["iupd_awaiting_confirmation"] else None
+    iupd = iupd and str(iupd)
+    for item in awaiting:
+        if iupd and item["kind"] != "baseline" and item["date"] > iupd:
+            earliest, latest = str(fields["confirmation_earliest"]), str(fields["confirmation_latest"])
+            item["confirmation"] = {"iupd_date": iupd, "from": earliest, "to": latest,
+                                    "in_window": earliest <= item["date"] <= latest}
+    follow_ups = [t for t in (result or {}).get("timepoints", []) if t["kind"] == "follow-up"]
+    latest = follow_ups[-1] if follow_ups else None
+    current_date = latest["date"] if latest else (result or {}).get("baseline", {}).get("date")
+    scans = [d for d in [current_date] + [item["date"] for item in awaiting] if d]
+    clinical = document.get("clinical", {})
+    next_due = None
+    if not (clinical.get("death_date") or clinical.get("treatment_end")) and (latest or {}).get("irecist_tpr") != "iCPD" \
+            and scans:
+        if iupd and not any(item.get("confirmation") for item in awaiting):
+            next_due = fields["confirmation_earliest"]
+        else:
+            next_due = dt.date.fromisoformat(max(scans)) + dt.timedelta(days=settings.RADIMMUNO_FOLLOW_UP_INTERVAL_DAYS)
+    return {
+        "awaiting_read": awaiting,
+        "awaiting_read_from": min((item["date"] for item in awaiting), default=None),
+        "current_date": current_date,
+        "current_recist": (latest or {}).get("recist_tpr") or "",
+        "current_irecist": (latest or {}).get("irecist_tpr") or "",
+        "next_scan_due": next_due,
+    }
 
 
 def _headline_empty():
@@ -134,6 +180,7 @@ def response_recompute_patients(patients):
     """Compute the response assessments of many patients now, in this process (bulk loads, demo cohort)."""
     done = 0
     for patient in patients:
+        irae_alerts_sync(patient_id=patient.pk)
         for regimen in ici_regimens(patient):
             assessment, _ = ResponseAssessment.objects.get_or_create(patient=patient, regimen=regimen)
             fields = response_recompute(assessment)

@@ -20,7 +20,7 @@ from radimmuno.jobs import JobRetry
 
 from .. import storage
 from ..choices import QuarantineReason as R
-from ..models import IngestJob, Series
+from ..models import IngestJob, Series, Study
 from .inputs import (
     SEGMENTATION_SOP_CLASSES,
     Received,
@@ -359,12 +359,10 @@ class Ingest:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        self.summary_series = [
-            {"uid": s.series_instance_uid, "description": s.series_description, "modality": s.modality,
-             "instances": s.instance_count, "volume": s.volume_status, "message": s.volume_message,
-             "warnings": s.volume_warnings}
-            for s in finished
-        ]
+        self.summary_series = [{"uid": s.series_instance_uid, "description": s.series_description,
+                                "modality": s.modality, "instances": s.instance_count, "volume": s.volume_status,
+                                "message": s.volume_message, "warnings": s.volume_warnings, **_placed(s)}
+                               for s in finished]
         self.save_progress()
         return self.job_fields()
 
@@ -438,3 +436,19 @@ def ingest_paths(ingest, paths):
             ingest.add_zip(path, str(path))
         else:
             ingest.add_bytes(path.read_bytes(), str(path))
+
+
+def _placed(series):
+    """Where a finished series went, for the uploader's report: the patient (study ID and page), the assessment, and
+    a warning when the scan is dated after the patient's recorded death (no date is named: it would identify)."""
+    study = Study.objects.select_related("patient__outcome", "timepoint").get(pk=series.study_id)
+    patient, timepoint = study.patient, study.timepoint
+    outcome = getattr(patient, "outcome", None)
+    died = outcome.death_date if outcome is not None else None
+    placed = {"patient": patient.pk, "study_id": patient.study_id,
+              "timepoint_date": timepoint.date.isoformat() if timepoint else None,
+              "timepoint_kind": timepoint.get_kind_display() if timepoint else None}
+    if died and study.study_date and study.study_date > died:
+        placed["warnings"] = list(series.volume_warnings or []) + [
+            "The study date is after the patient's recorded date of death: check the patient (or the date of death)."]
+    return placed

@@ -110,7 +110,7 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "patients:patient-list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
@@ -178,6 +178,13 @@ RADIMMUNO_HPD_ALERT_DEFINITIONS = ["champiat", "saada_bouzid", "ferrara", "kas",
 # Dissociated response: Bernard-Tessier (-30 % / +20 % lesions) is specific; Tozuka's "any shrinking and any
 # growing lesion" also fires on measurement noise, so it is shown but does not alert by default (§4.2).
 RADIMMUNO_DISSOCIATED_ALERT_DEFINITIONS = ["bernard_tessier", "sato"]
+# The next protocol scan is expected this many days after the latest read one (8 weeks, the usual ICI schedule in
+# the first year; the iRECIST confirmation window replaces it while an iUPD is open).
+RADIMMUNO_FOLLOW_UP_INTERVAL_DAYS = int(os.environ.get("RADIMMUNO_FOLLOW_UP_INTERVAL_DAYS", "56"))
+# The worklist shows, by default, living patients on an ongoing regimen seen within this many days.
+RADIMMUNO_WORKLIST_ACTIVE_DAYS = int(os.environ.get("RADIMMUNO_WORKLIST_ACTIVE_DAYS", "365"))
+# Grade >= 3 irAEs with an onset in the last this many days are on the worklist.
+RADIMMUNO_WORKLIST_IRAE_DAYS = int(os.environ.get("RADIMMUNO_WORKLIST_IRAE_DAYS", "30"))
 
 # Imaging ingest (issue 3). Unknown DICOM Patient IDs go to quarantine; research sites may auto-create
 # pseudonymous patients for them instead (in the site RADIMMUNO_AUTO_CREATE_SITE).

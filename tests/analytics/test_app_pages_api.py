@@ -1,6 +1,8 @@
 """Analytics pages (full page and htmx fragment), the calculator API and command, and the assessments API."""
+import datetime as dt
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -8,6 +10,7 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from analytics.api.views import EXAMPLE
+from imaging.services import measurement_record
 from tests.analytics.builders import patient_with_scans
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +36,7 @@ def test_response_panel_full_page_and_fragment(client_logged_in, htmx_headers, a
     full = client_logged_in.get(url).content.decode()
     fragment = client_logged_in.get(url, **htmx_headers).content.decode()
     assert "<html" in full and "<html" not in fragment
-    for text in ("RECIST 1.1 BOR", "PR", "-40.00 %", "<svg", "explanation"):
+    for text in ("Now:", "iRECIST", "PR", "−40.0 %", "<svg", "explanation", "Next scan:"):
         assert text in fragment, text
     assert 'hx-trigger="every 2s"' not in fragment  # finished: no polling
 
@@ -44,12 +47,12 @@ def test_panel_polls_while_recomputing(client_logged_in, htmx_headers, assessed)
     responder, _ = assessed
     ResponseAssessment.objects.filter(patient=responder).update(status="pending")
     fragment = client_logged_in.get(f"/analytics/patients/{responder.pk}/response/", **htmx_headers).content.decode()
-    assert 'hx-trigger="every 2s"' in fragment and "Recomputing" in fragment
+    assert 'every 2s"' in fragment and "Recomputing" in fragment
 
 
 def test_worklist_and_cohort_pages(client_logged_in, htmx_headers, assessed):
     full = client_logged_in.get("/analytics/worklist/")
-    fragment = client_logged_in.get("/analytics/worklist/?kind=overdue", **htmx_headers)
+    fragment = client_logged_in.get("/analytics/worklist/?section=overdue&scope=all", **htmx_headers)
     assert full.status_code == fragment.status_code == 200
     assert b"<html" in full.content and b"<html" not in fragment.content
     assert b"PROG-1" in fragment.content  # an old iUPD never confirmed: overdue
@@ -106,21 +109,31 @@ def test_assessments_api_with_worklist_filter(user, assessed, django_assert_max_
     assert "timepoints" in detail["result"]
 
 
-def test_page_and_api_worklists_alert_on_the_same_definitions(user, client_logged_in, assessed):
-    """Tozuka's definition is computed and shown but does not alert (settings); Bernard-Tessier does."""
+def test_page_and_api_worklists_alert_on_the_same_definitions(user, client_logged_in, settings,
+                                                             django_capture_on_commit_callbacks):
+    """Every definition is computed and shown; only the alerting ones (settings) raise a worklist row."""
     from analytics.models import ResponseAssessment
+    from analytics.services import response_recompute_patients
 
-    responder, _ = assessed
+    recent = dt.date.today() - dt.timedelta(days=70)
+    with django_capture_on_commit_callbacks(execute=True):  # T1 shrinks -50 %, T2 grows +40 %: dissociated
+        mixed, regimen, lesions, tps = patient_with_scans([(-5, 100), (56, 100)], start=recent, study_id="MIX-1")
+        measurement_record(lesion=lesions[0], timepoint=tps[1], size_mm=Decimal(25))
+        measurement_record(lesion=lesions[1], timepoint=tps[1], size_mm=Decimal(70))
+    assessment = ResponseAssessment.objects.get(patient=mixed)
+    assert {"tozuka", "bernard_tessier"} <= set(assessment.dissociated_definitions)
     api = APIClient()
     api.force_authenticate(user)
 
     def listed():
-        page = "RESP-1" in client_logged_in.get("/analytics/worklist/?kind=dissociated").content.decode()
+        page = "MIX-1" in client_logged_in.get("/analytics/worklist/?section=dissociated").content.decode()
         rows = api.get("/api/v1/analytics/response-assessments/", {"worklist": "dissociated"}).json()["results"]
-        return page, "RESP-1" in [r["patient"] for r in rows]
+        return page, "MIX-1" in [r["patient"] for r in rows]
 
-    ResponseAssessment.objects.filter(patient=responder).update(dissociated_any=True,
-                                                                 dissociated_definitions=["tozuka"])
+    assert listed() == (True, True)
+    settings.RADIMMUNO_DISSOCIATED_ALERT_DEFINITIONS = ["zhou"]  # needs a new lesion: not met here
+    response_recompute_patients([mixed])
     assert listed() == (False, False)
-    ResponseAssessment.objects.filter(patient=responder).update(dissociated_definitions=["tozuka", "bernard_tessier"])
+    settings.RADIMMUNO_DISSOCIATED_ALERT_DEFINITIONS = ["tozuka"]
+    response_recompute_patients([mixed])
     assert listed() == (True, True)

@@ -11,6 +11,7 @@ from imaging.models import LesionMeasurement
 from imaging.services import lesion_create, measurement_record, timepoint_upsert
 from radimmuno.jobs import reconcile
 from tests.analytics.builders import patient_with_scans
+from tests.factories import PatientFactory, RegimenFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def test_editing_a_measurement_updates_the_result_and_the_worklist(client_logged
     assert a.confirmation_earliest and a.confirmation_latest > a.confirmation_earliest
     page = client_logged_in.get("/analytics/worklist/?kind=awaiting").content.decode()
     assert patient.study_id in page and old.study_id not in page
-    overdue = client_logged_in.get("/analytics/worklist/?kind=overdue").content.decode()
+    overdue = client_logged_in.get("/analytics/worklist/?section=overdue&scope=all").content.decode()
     assert old.study_id in overdue and patient.study_id not in overdue
     panel = client_logged_in.get(f"/analytics/patients/{patient.pk}/response/", HTTP_HX_REQUEST="true")
     assert "iUPD" in panel.content.decode() and "awaiting confirmation" in panel.content.decode()
@@ -79,10 +80,32 @@ def test_deleting_a_follow_up_and_deleting_the_patient(django_capture_on_commit_
 def test_invalid_data_is_shown_as_problems_not_a_failure(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         patient, regimen, lesions, tps = patient_with_scans([(-5, 100), (56, 60)])
-        LesionMeasurement.objects.filter(lesion=lesions[1], timepoint=tps[1]).delete()
+        late = lesion_create(patient=patient, label="T3", organ="bone", role="target")  # never measured at baseline
+        measurement_record(lesion=late, timepoint=tps[1], size_mm=Decimal(20))
     a = assessment_of(patient)
     assert a.status == "done" and a.result is None
-    assert any("T2" in p for p in a.problems)
+    assert any("T3" in p and "baseline" in p for p in a.problems)
+
+
+def test_an_incomplete_reading_awaits_reading_and_keeps_the_read_results(django_capture_on_commit_callbacks):
+    """RECIST 1.1 records every lesion at every timepoint: a follow-up missing T2 is not evaluated yet."""
+    with django_capture_on_commit_callbacks(execute=True):
+        patient, regimen, lesions, tps = patient_with_scans([(-5, 100), (56, 60), (112, 50)])
+        LesionMeasurement.objects.filter(lesion=lesions[1], timepoint=tps[2]).delete()
+    a = assessment_of(patient)
+    assert a.problems == [] and a.irecist_ibor == "iPR"
+    assert [t["date"] for t in a.result["timepoints"]] == [tps[1].date.isoformat()]  # the follow-ups read
+    assert a.awaiting_read == [{"timepoint": tps[2].pk, "date": tps[2].date.isoformat(), "kind": "follow-up",
+                                "missing": ["T2"]}]
+    assert a.awaiting_read_from == tps[2].date and a.current_date == tps[1].date and a.current_irecist == "iPR"
+
+
+def test_a_patient_without_scans_has_no_engine_wording(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        patient = PatientFactory()
+        RegimenFactory(patient=patient, agents=["nivolumab"])
+    a = assessment_of(patient)
+    assert a.status == "done" and a.result is None and a.problems == [] and a.awaiting_read == []
 
 
 def test_new_lesion_and_pre_baseline_reach_the_engine(django_capture_on_commit_callbacks):
@@ -114,3 +137,17 @@ def test_reconciler_reenqueues_a_lost_job(django_capture_on_commit_callbacks):
     assert counts["analytics.ResponseAssessment"] == 1
     a.refresh_from_db()
     assert a.status == "done" and a.result is not None
+
+
+def test_the_next_scan_is_due_one_interval_after_the_latest(settings, django_capture_on_commit_callbacks):
+    settings.RADIMMUNO_FOLLOW_UP_INTERVAL_DAYS = 42
+    with django_capture_on_commit_callbacks(execute=True):
+        patient, regimen, lesions, tps = patient_with_scans([(-5, 100)])
+    a = assessment_of(patient)
+    assert a.current_date == tps[0].date and a.current_irecist == ""  # baseline read, no follow-up yet
+    assert a.next_scan_due == tps[0].date + dt.timedelta(days=42)
+    with django_capture_on_commit_callbacks(execute=True):
+        measurement_record(lesion=lesions[0], timepoint=timepoint_upsert(
+            patient=patient, date=tps[0].date + dt.timedelta(days=60), kind="follow-up")[0], size_mm=Decimal(40))
+    a = assessment_of(patient)
+    assert a.next_scan_due == tps[0].date + dt.timedelta(days=60 + 42)  # the scan taken counts, read or not

@@ -30,7 +30,8 @@ def test_panel_shows_the_stored_target_sums_in_mm(client_logged_in, htmx_headers
     with django_capture_on_commit_callbacks(execute=True):
         patient, *_ = patient_with_scans([(-5, 100), (56, 60.5)])
     fragment = client_logged_in.get(f"/analytics/patients/{patient.pk}/response/", **htmx_headers).content.decode()
-    assert "<td>100 mm</td>" in fragment and "<td>60.5 mm</td>" in fragment  # target sum, nadir before
+    assert '"nowrap">100 mm</td>' in fragment and '"nowrap">60.5 mm</td>' in fragment  # nadir before, target sum
+    assert '"nowrap">−39.5 %</td>' in fragment  # one decimal, a real minus sign
     baseline = fragment[fragment.index('<tr class="baseline">'):]
     baseline = baseline[:baseline.index("</tr>")]
     assert "Baseline" in baseline and "<td>100 mm</td>" in baseline and "T1, T2" in baseline

@@ -40,3 +40,43 @@ def page(browser):
 @pytest.fixture(autouse=True)
 def _vocabularies(vocabularies):
     """Every browser test runs on a flushed database: the shipped vocabularies are reloaded (tests/conftest.py)."""
+
+
+def login(page, live_server, username, password="pw-for-tests"):
+    """Log in through the login form; the home page is the worklist."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/analytics/worklist/")
+
+
+SCREENSHOTS = os.environ.get("RADIMMUNO_E2E_SCREENSHOTS") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "var", "e2e-screenshots")
+
+
+@pytest.fixture
+def shot(page, request):
+    """``shot("step")`` saves a full-page screenshot as var/e2e-screenshots/<test>-<n>-<step>.png (CI artefacts)."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    count = iter(range(1, 100))
+
+    def take(step):
+        path = os.path.join(SCREENSHOTS, f"{request.node.name}-{next(count):02d}-{step}.png")
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return take
+
+
+AXE = os.path.join(os.path.dirname(__file__), "vendor", "axe-4.14.1.min.js")  # axe-core, MPL-2.0, served locally
+
+
+def axe_violations(page, *, impacts=("serious", "critical")):
+    """Run axe-core (WCAG 2.1 A/AA rules) on the page as it is now; the violations of the given impacts, each as
+    "rule: help (n nodes: first selector)"."""
+    page.add_script_tag(path=AXE)
+    result = page.evaluate(
+        "() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})")
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {v['nodes'][0]['target']})"
+            for v in result["violations"] if v["impact"] in impacts]

@@ -28,7 +28,7 @@ def test_the_delta_panel_draws_and_redraws(live_server, page, settings):
     page.fill("input[name=username]", "clinician")
     page.fill("input[name=password]", "pw-for-tests")
     page.click("button[type=submit]")
-    page.wait_for_url("**/patients/")
+    page.wait_for_url("**/analytics/worklist/")
     page.goto(f"{live_server.url}/patients/{row.patient.pk}/")
     heatmap = page.locator("#delta-heatmap svg")
     heatmap.wait_for(timeout=30_000)

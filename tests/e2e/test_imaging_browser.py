@@ -22,7 +22,7 @@ def test_upload_a_study_then_see_its_features(live_server, page, tmp_path, setti
     page.fill("input[name=username]", "uploader")
     page.fill("input[name=password]", "pw-for-tests")
     page.click("button[type=submit]")
-    page.wait_for_url("**/patients/")
+    page.wait_for_url("**/analytics/worklist/")
     page.goto(f"{live_server.url}/imaging/upload/")
     page.set_input_files("input[name=files]", [str(p) for p in study.ct_paths] + [str(study.seg)])
     page.click("main form button[type=submit]")

@@ -51,7 +51,7 @@ def test_a_panel_that_fails_to_load_says_so(live_server, page):
     page.fill("input[name=username]", "browser")
     page.fill("input[name=password]", "pw-for-tests")
     page.click("button[type=submit]")
-    page.wait_for_url("**/patients/")
+    page.wait_for_url("**/analytics/worklist/")
     page.route("**/imaging/patients/*/scans/", lambda route: route.fulfill(status=500, body="boom"))
     page.goto(f"{live_server.url}/patients/{patient.pk}/")
     error = page.locator("#scans [data-error]")

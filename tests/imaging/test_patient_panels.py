@@ -69,7 +69,7 @@ def test_measurement_grid_query_count_does_not_grow(client_logged_in, htmx_heade
     small, big = measured(2, 1), measured(7, 5)
     n = queries(client_logged_in, f"/imaging/patients/{small.pk}/measurements/", **htmx_headers)
     assert queries(client_logged_in, f"/imaging/patients/{big.pk}/measurements/", **htmx_headers) == n
-    assert n <= 7  # session, user, patient, timepoints, lesions, measurements
+    assert n <= 9  # session, user, patient, timepoints, lesions, measurements, the recording permission
 
 
 def test_scans_full_page_and_fragment(client_logged_in, htmx_headers):

@@ -185,3 +185,36 @@ def test_segment_admin_maps_a_segment_to_a_lesion(admin_client_logged_in, study,
     node.refresh_from_db()
     assert (node.lesion, node.lesion_mapping) == (t2, "curator")
     assert node.history.count() == 2
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_an_upload_without_files_says_so(uploader, htmx_headers, htmx):
+    headers = htmx_headers if htmx else {}
+    response = uploader.post("/imaging/upload/", {"resample": "on"}, **headers)  # a form without its files
+    assert response.status_code == 200 and b"This field is required" in response.content
+    assert not IngestJob.objects.exists()
+
+
+def test_the_report_says_where_the_scans_went_and_warns_after_death(uploader, study, post_and_run, htmx_headers):
+    from tests.factories import OutcomeFactory
+
+    patient = patient_with_mrn()
+    OutcomeFactory(patient=patient, last_contact_date="2024-02-01", vital_status="dead", death_date="2024-02-01")
+    post_and_run(uploader, "/imaging/upload/", {"files": [study_zip(study)]})
+    job = IngestJob.objects.get()
+    polled = uploader.get(f"/imaging/ingest-jobs/{job.pk}/", **htmx_headers).content.decode()
+    assert f'Stored for <a href="/patients/{patient.pk}/#imaging">{patient.study_id}</a>' in polled
+    assert "2024-03-01" in polled  # the assessment the study was filed under
+    assert "after the patient&#x27;s recorded date of death" in polled and "2024-02-01" not in polled
+
+
+def test_a_finished_job_refreshes_the_recent_jobs_list(uploader, study, post_and_run, htmx_headers):
+    patient_with_mrn()
+    post_and_run(uploader, "/imaging/upload/", {"files": [study_zip(study)]}, **htmx_headers)
+    job = IngestJob.objects.get()
+    polled = uploader.get(f"/imaging/ingest-jobs/{job.pk}/", **htmx_headers)
+    assert polled["HX-Trigger"] == "ingest-job-finished"
+    page = uploader.get("/imaging/upload/").content.decode()
+    assert 'hx-trigger="ingest-job-finished from:body"' in page
+    recent = uploader.get("/imaging/ingest-jobs/").content.decode()
+    assert f"#{job.pk}" in recent and "Done" in recent and "<html" not in recent

@@ -45,7 +45,7 @@ def test_login_page_and_login(client, user):
     page = client.get("/accounts/login/")
     assert page.status_code == 200 and b'name="password"' in page.content
     response = client.post("/accounts/login/", {"username": "clinician", "password": "pw-for-tests"})
-    assert response.status_code == 302 and response["Location"] == "/patients/"
+    assert response.status_code == 302 and response["Location"] == "/"  # home: the worklist
 
 
 def test_list_full_page_and_htmx_fragment(client_logged_in, htmx_headers):
@@ -104,7 +104,8 @@ def test_list_query_count_does_not_grow_with_the_cohort(client_logged_in, htmx_h
 
 
 PANELS = ("/imaging/patients/{pk}/measurements/", "/imaging/patients/{pk}/scans/",
-          "/analytics/patients/{pk}/response/", "/analytics/patients/{pk}/deltas/", "/analytics/patients/{pk}/models/")
+          "/analytics/patients/{pk}/response/", "/analytics/patients/{pk}/deltas/", "/analytics/patients/{pk}/models/",
+          "/analytics/patients/{pk}/history/", "/analytics/patients/{pk}/timeline/")
 
 
 def test_patient_page_shows_everything(client_logged_in, htmx_headers, django_capture_on_commit_callbacks):
@@ -137,10 +138,10 @@ def test_target_sums_shown_are_the_engines_stored_results(client_logged_in, htmx
         patient = full_patient("STORED-1")
     TimepointResponse.objects.filter(assessment__patient=patient, timepoint__kind="follow-up").update(
         target_sum_mm=Decimal("43.5"))
-    grid, scans, response, deltas, models = (
+    grid, scans, response, deltas, models, history, course = (
         client_logged_in.get(url.format(pk=patient.pk), **htmx_headers).content.decode() for url in PANELS)
     page = client_logged_in.get(f"/patients/{patient.pk}/").content.decode()
-    assert "<td>43.5 mm</td>" in response and "<td>42 mm</td>" not in response
+    assert '"nowrap">43.5 mm</td>' in response and ">42 mm</td>" not in response
     assert all('class="sum"' not in text for text in (grid, scans, deltas, models, page))  # no target-sum row added up elsewhere
 
 
@@ -178,3 +179,29 @@ def test_patient_page_never_shows_identity(client_logged_in):
     for url in ("/patients/{pk}/", *PANELS):
         content = client_logged_in.get(url.format(pk=identity.patient.pk)).content.decode()
         assert "Zyxwvut" not in content and "MRN-HIDDEN" not in content, url
+
+
+def test_patient_list_shows_and_filters_the_current_response(client_logged_in, htmx_headers,
+                                                             django_capture_on_commit_callbacks,
+                                                             django_assert_max_num_queries):
+    import datetime as dt
+
+    from imaging.services import timepoint_upsert
+    from tests.analytics.builders import patient_with_scans
+
+    with django_capture_on_commit_callbacks(execute=True):
+        responder, *_ = patient_with_scans([(-5, 100), (56, 60)], study_id="NOW-PR")
+        progressor, *_ = patient_with_scans([(-5, 100), (56, 130)], study_id="NOW-UPD")
+        timepoint_upsert(patient=progressor, date=dt.date(2024, 4, 20), kind="follow-up")  # not read yet
+    with django_assert_max_num_queries(10):  # session, user, count, rows (+ current response), regimens, agents, ...
+        page = client_logged_in.get("/patients/").content.decode()
+    assert 'data-current-response="iPR"' in page and 'data-current-response="iUPD"' in page
+    assert "to read" in page and "confirm" in page
+    rows = client_logged_in.get("/patients/?response=iUPD", **htmx_headers).content.decode()
+    assert "NOW-UPD" in rows and "NOW-PR" not in rows
+    rows = client_logged_in.get("/patients/?flag=scan-to-read", **htmx_headers).content.decode()
+    assert "NOW-UPD" in rows and "NOW-PR" not in rows
+    ordered = client_logged_in.get("/patients/?o=-response", **htmx_headers).content.decode()
+    assert ordered.index("NOW-UPD") < ordered.index("NOW-PR")  # "iUPD" > "iPR": descending puts it first
+    api = client_logged_in.get("/api/v1/patients/patients/?response=iPR&o=study_id").json()
+    assert [p["study_id"] for p in api["results"]] == ["NOW-PR"]

@@ -248,6 +248,27 @@ def hyperprogression(inp, facts, rres):
     return common, out
 
 
+_LO_RUSSO_CRITERIA = {
+    "ttf_lt_2m": "time to treatment failure < 2 months:",
+    "target_sum_increase_ge_50pct": "target sum +50 % or more:",
+    "ge_2_new_lesions_in_involved_organ": "2 or more new lesions in an involved organ:",
+    "new_organ_involved": "a new organ involved:",
+    "ecog_worsening": "ECOG worsening:",
+}
+
+
+def _yes_no(value):
+    return {True: "yes", False: "no", None: "unknown"}[value]
+
+
+def _or_unknown(value):
+    return "unknown" if value is None else value
+
+
+def _by_organ(counts):
+    return ", ".join(f"{organ} {n}" for organ, n in sorted(counts.items())) or "none"
+
+
 def _join(*parts):
     parts = [p for p in parts if p]
     return "; ".join(parts) if parts else None
@@ -350,11 +371,12 @@ def _lo_russo(inp, first, S0, ttf_lt_2m, ttf, opts):
     n_unknown = sum(v is None for v in crit.values())
     hpd = True if n_true >= 3 else (False if n_true + n_unknown < 3 else None)
     unknown = [k for k, v in crit.items() if v is None]
-    expl = [f"criteria met {n_true}/5, unknown {n_unknown}: " + ", ".join(f"{k}={v}" for k, v in crit.items()),
-            f"new lesions at the first evaluation by organ {dict(sorted(counts.items())) or '{}'}; organs involved at "
-            f"baseline {sorted(involved)}",
-            f"ECOG baseline {c.ecog_baseline}, worst in first 2 months {c.ecog_worst_first_2_months} "
-            f"(rule {opts.lo_russo_ecog_rule})"]
+    expl = [f"criteria met {n_true}/5, unknown {n_unknown}: "
+            + "; ".join(f"{_LO_RUSSO_CRITERIA[k]} {_yes_no(v)}" for k, v in crit.items()),
+            f"new lesions at the first evaluation by organ: {_by_organ(counts)}; organs involved at baseline: "
+            f"{', '.join(sorted(involved)) or 'none'}",
+            f"ECOG baseline {_or_unknown(c.ecog_baseline)}, worst in the first 2 months "
+            f"{_or_unknown(c.ecog_worst_first_2_months)} (rule {opts.lo_russo_ecog_rule})"]
     return _block("lo_russo", hpd, {"ttf_days": ttf, "ecog_baseline": c.ecog_baseline,
                                     "ecog_worst_first_2_months": c.ecog_worst_first_2_months,
                                     "new_lesions_by_organ": dict(sorted(counts.items()))},

@@ -137,8 +137,8 @@ def dissociated_response(inp, facts):
             why["tozuka"] = "no measured target lesion"
         else:
             flags["tozuka"] = bool(dec) and (bool(inc) or new_present)
-            why["tozuka"] = (f"shrinking {dec or 'none'}, growing {inc or 'none'}, new lesions "
-                             f"{list(f.present_new) or 'none'} (lesion-level vs baseline)")
+            why["tozuka"] = (f"shrinking {_ids(dec)}, growing {_ids(inc)}, new lesions "
+                             f"{_ids(f.present_new)} (lesion-level vs baseline)")
         # Bernard-Tessier 2020
         if not ch:
             flags["bernard_tessier"] = None
@@ -148,7 +148,7 @@ def dissociated_response(inp, facts):
             grow = [(l, s - b) for l, b, s in ch if 5 * (s - b) > b]
             grow_mm = sum((g for _, g in grow), ZERO)
             flags["bernard_tessier"] = bool(shrink) and bool(grow) and grow_mm >= FIVE
-            why["bernard_tessier"] = (f"lesions < -30 %: {shrink or 'none'}; lesions > +20 %: {[l for l, _ in grow] or 'none'} "
+            why["bernard_tessier"] = (f"lesions < -30 %: {_ids(shrink)}; lesions > +20 %: {_ids(l for l, _ in grow)} "
                                       f"(together +{fmt_mm(grow_mm)} mm, needs >= 5 mm)")
         # Zhou 2020
         if not inp.target_ids or f.sum_mm is None:
@@ -161,7 +161,7 @@ def dissociated_response(inp, facts):
             flags["zhou"] = cond and new_present
             why["zhou"] = (f"target sum {fmt_mm(S)} mm ({'decreased vs baseline' if S < B else 'not decreased vs baseline'}; "
                            f"{'< +20 %' if 5 * (S - N) < N else '>= +20 %'} vs nadir {fmt_mm(N)} mm), new lesions "
-                           f"{list(f.present_new) or 'none'}")
+                           f"{_ids(f.present_new)}")
         # Sato 2021 (organ level)
         if not organs or not f.complete:
             flags["sato"] = None
@@ -195,8 +195,9 @@ def dissociated_response(inp, facts):
             s1 = bool(resp) and bool(prog)
             s2 = all_resp and (new_present or nt_det)
             flags["sato"] = s1 or s2
-            why["sato"] = (f"organ categories {dict(sorted(cats.items()))}; pattern 1 (CR/PR and PD organs): {s1}; "
-                           f"pattern 2 (all CR/PR with new lesions or non-target deterioration): {s2}")
+            why["sato"] = (f"organs: {', '.join(f'{o} {c}' for o, c in sorted(cats.items()))}; pattern 1 (CR/PR and "
+                           f"PD organs): {'yes' if s1 else 'no'}; pattern 2 (all CR/PR with new lesions or non-target "
+                           f"deterioration): {'yes' if s2 else 'no'}")
         # Wong 2021 (broadest)
         if not ch:
             flags["wong"] = None
@@ -208,8 +209,8 @@ def dissociated_response(inp, facts):
             a = bool(reg) and (bool(prog) or new_present)
             b_ = bool(stab) and (bool(prog) or bool(reg))
             flags["wong"] = a or b_
-            why["wong"] = (f"regressing (<= -30 %) {reg or 'none'}, progressing (>= +20 % and >= 5 mm) {prog or 'none'}, "
-                           f"stable {stab or 'none'}, new lesions {list(f.present_new) or 'none'}")
+            why["wong"] = (f"regressing (<= -30 %) {_ids(reg)}, progressing (>= +20 % and >= 5 mm) {_ids(prog)}, "
+                           f"stable {_ids(stab)}, new lesions {_ids(f.present_new)}")
         per_tp.append((flags, why))
 
     overall = {}
@@ -231,6 +232,11 @@ def dissociated_response(inp, facts):
             "definition": _DEFINITION_TEXT[name], "explanation": expl,
         }
     return [p[0] for p in per_tp], overall
+
+
+def _ids(labels):
+    """Lesion labels as a reader writes them: "T1, T2" or "none"."""
+    return ", ".join(sorted(labels)) or "none"
 
 
 _DEFINITION_TEXT = {

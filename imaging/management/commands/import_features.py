@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from imaging.services import features_import
 
-from .import_measurements import write_report
+from radimmuno.reports import write_import_report
 
 
 class Command(BaseCommand):
@@ -31,4 +31,4 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {path}")
         report = features_import(data=path.read_bytes(), filename=path.name, profile=profile,
                                  description=description, dry_run=dry_run)
-        write_report(self, report, dry_run=dry_run)
+        write_import_report(self, report, dry_run=dry_run)

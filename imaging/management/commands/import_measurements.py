@@ -3,21 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from imaging.services import measurements_import
-
-
-def write_report(command, report, *, dry_run):
-    """Print an import report as ``import_clinical`` does: the summary, then the problems (and exit non-zero)."""
-    for line in report.summary_lines():
-        command.stdout.write(line)
-    if report.problems:
-        command.stderr.write(f"{len(report.problems)} problem(s); nothing was written:")
-        for problem in report.problems:
-            command.stderr.write(f"  {problem}")
-        raise CommandError("Import rejected. Fix the rows above and run it again.")
-    if dry_run:
-        command.stdout.write(command.style.WARNING("Dry run: the file is valid; nothing was written."))
-    else:
-        command.stdout.write(command.style.SUCCESS("Import applied."))
+from radimmuno.reports import write_import_report
 
 
 class Command(BaseCommand):
@@ -36,4 +22,4 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
         report = measurements_import(data=path.read_bytes(), filename=path.name, dry_run=dry_run)
-        write_report(self, report, dry_run=dry_run)
+        write_import_report(self, report, dry_run=dry_run)

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from patients.importer import import_clinical
+from radimmuno.reports import write_import_report
 
 
 class Command(BaseCommand):
@@ -20,14 +21,4 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
         report = import_clinical(data=path.read_bytes(), filename=path.name, dry_run=dry_run)
-        for line in report.summary_lines():
-            self.stdout.write(line)
-        if report.problems:
-            self.stderr.write(f"{len(report.problems)} problem(s); nothing was written:")
-            for problem in report.problems:
-                self.stderr.write(f"  {problem}")
-            raise CommandError("Import rejected. Fix the rows above and run it again.")
-        if dry_run:
-            self.stdout.write(self.style.WARNING("Dry run: the file is valid; nothing was written."))
-        else:
-            self.stdout.write(self.style.SUCCESS("Import applied."))
+        write_import_report(self, report, dry_run=dry_run)
