@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from imaging import selectors as imaging_selectors
 from patients.choices import TumourType
 from patients.models import Patient, Site
 from patients.selectors import patient_header
@@ -48,6 +49,7 @@ def _panel_context(patient):
             "spider": svgplots.spider_svg(series, ident=f"spider-{a.pk}") if series else "",
             "alerts": selectors.alert_flags(a),
             "overdue": selectors.is_overdue(a),
+            "today": timezone.localdate(),
             "confirmation_scan": next((item for item in a.awaiting_read if item.get("confirmation")), None),
             "pseudo_resolved_as": next((e.get("resolved_as") for e in ((a.result or {}).get("pseudoprogression") or {})
                                         .get("episodes", []) if e.get("resolved_as")), ""),
@@ -175,7 +177,9 @@ def _worklist_context(request):
     query = request.GET.copy()
     query.pop("page", None)
     counts = selectors.worklist_counts(**common)
+    curation = imaging_selectors.curation_counts() if request.user.has_perm("imaging.change_segment") else None
     return {"alerts": page, "page": page, "count": page.paginator.count, "today": today, "query": query.urlencode(),
+            "curation": curation,
             "sections": [(name, label, counts[name]) for name, label in selectors.WORKLIST_SECTIONS],
             "statuses": WORKLIST_STATUSES, "scopes": WORKLIST_SCOPES, "sites": Site.objects.all(), **chosen}
 

@@ -1,7 +1,9 @@
 """Reads of the imaging app for pages, the API and radiomics: rows here, stored files through ``imaging.storage``."""
 import datetime as dt
 import difflib
+from collections import OrderedDict
 
+import SimpleITK as sitk
 from django.db.models import Count, OuterRef, Prefetch, Subquery, TextField
 from django.db.models.functions import Cast
 from django.db.models.fields.json import KeyTransform
@@ -10,6 +12,7 @@ from radimmuno.history import change_entries
 from radimmuno.jobs import JobStatus
 
 from . import storage
+from .compute import viewer
 from .choices import LesionRole, QuarantineStatus, TimepointKind
 from .models import (
     LESION_REGION,
@@ -123,15 +126,18 @@ def feature_table(feature_sets, *, layout="long"):
 
 
 def patient_measurement_grid(*, patient):
-    """Lesions x timepoints with the recorded measurement in each cell: four queries whatever the patient's size."""
+    """Lesions x timepoints with the recorded measurement in each cell (and, where a segmentation of that lesion was
+    measured, its series and key slice for the viewer): five queries whatever the patient's size."""
     timepoints = list(Timepoint.objects.filter(patient=patient).order_by("date"))
     lesions = list(Lesion.objects.filter(patient=patient).select_related("appeared_at").order_by("role", "label"))
     measurements = LesionMeasurement.objects.filter(lesion__patient=patient).only(
         "lesion_id", "timepoint_id", "size_mm", "status", "non_target_status", "source"
     )
     by_cell = {(m.lesion_id, m.timepoint_id): m for m in measurements}
+    segments = {(s.lesion_id, s.segmentation.image_series.study.timepoint_id): s for s in Segment.objects.filter(
+        lesion__patient=patient, voxel_count__gt=0).select_related("lesion", "segmentation__image_series__study")}
     rows = [{"lesion": lesion, "cells": [
-        {"measurement": by_cell.get((lesion.pk, tp.pk)), "timepoint": tp,
+        {"measurement": by_cell.get((lesion.pk, tp.pk)), "timepoint": tp, "segment": segments.get((lesion.pk, tp.pk)),
          # a new lesion is recorded from the assessment where it appeared; a baseline lesion from the baseline on
          "applies": tp.date >= lesion.appeared_at.date if lesion.appeared_at_id else tp.kind != TimepointKind.PRE_BASELINE
          or lesion.role == LesionRole.TARGET}
@@ -375,3 +381,67 @@ def patient_change_history(*, patient):
         *change_entries(measurements, record_type="measurement", fields=["size_mm", "status", "non_target_status"],
                         describe=lambda r: f"{r.lesion.label} at {r.timepoint.date:%Y-%m-%d}"),
     ]
+
+
+# -- the scan viewer: one slice at a time, from a small in-process cache of decoded series and masks ---------------
+_VIEWER_CACHE = OrderedDict()  # key -> decoded array; the few series being read now
+_VIEWER_CACHE_SIZE = 6
+
+
+def _cached(key, load):
+    if key in _VIEWER_CACHE:
+        _VIEWER_CACHE.move_to_end(key)
+        return _VIEWER_CACHE[key]
+    value = load()
+    _VIEWER_CACHE[key] = value
+    while len(_VIEWER_CACHE) > _VIEWER_CACHE_SIZE:
+        _VIEWER_CACHE.popitem(last=False)
+    return value
+
+
+def series_viewer(*, series):
+    """The viewer page's facts about a series: slice count, units, default window, and its segments with their
+    lesion labels and key slices (where the RECIST size was proposed)."""
+    segments = list(Segment.objects.filter(segmentation__image_series=series, voxel_count__gt=0).select_related(
+        "lesion").order_by("segmentation_id", "number"))
+    slices = series.geometry["size"][2] if series.geometry else series.instance_count
+    is_pet = series.modality == "PT"
+    return {"series": series, "slices": slices, "segments": segments,
+            "default_window": "suv" if is_pet else "mediastinum",
+            "windows": [w for w in viewer.WINDOWS if (w == "suv") == is_pet]}
+
+
+def series_slice_png(*, series, z, window):
+    """Slice ``z`` of the series as a PNG with its segments outlined (imaging.compute.viewer). Raises IndexError for
+    a slice outside the series."""
+    def load_volume():
+        return series_volume(series).array
+
+    array = _cached(("series", series.pk, series.instance_count), load_volume)
+    if not 0 <= z < array.shape[0]:
+        raise IndexError(f"slice {z} is outside this series (0 to {array.shape[0] - 1})")
+    overlays = []
+    for segment in series_viewer(series=series)["segments"]:
+        mask = _cached(("mask", segment.pk, segment.mask_sha256),
+                       lambda segment=segment: sitk.GetArrayFromImage(segment_mask(segment)).astype(bool))
+        ends = segment.axis_endpoints or {}
+        on_key_slice = segment.slice_index == z
+        overlays.append({
+            "mask": mask[z] if mask.shape == array.shape else None,
+            "label": segment.lesion.label if segment.lesion else segment.label,
+            "long": [p[:2] for p in ends["long"]] if on_key_slice and ends.get("long") else None,
+            "short": [p[:2] for p in ends["short"]] if on_key_slice and ends.get("short") else None,
+        })
+    return viewer.slice_png(array[z], window=window, overlays=overlays)
+
+
+def curation_counts():
+    """What waits for a curator (the worklist's curation row): segments without a lesion, proposed sizes to accept,
+    failed extractions, quarantined files. Four counts, one query each."""
+    segments = Segment.objects.filter(voxel_count__gt=0)
+    return {
+        "unmapped_segments": segments.filter(lesion__isnull=True).count(),
+        "proposed_sizes": segments.filter(lesion__isnull=False, proposal_status="proposed").count(),
+        "failed_extractions": FeatureSet.objects.filter(status=JobStatus.FAILED).count(),
+        "quarantined_files": quarantine_open().count(),
+    }

@@ -1,6 +1,6 @@
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,7 +17,8 @@ from .forms import (
     MeasurementImportForm,
     TimepointForm,
 )
-from .models import FeatureSet, IngestJob, Lesion, Timepoint
+from .compute import viewer
+from .models import FeatureSet, IngestJob, Lesion, Segment, Series, Timepoint
 
 
 @login_required
@@ -137,14 +138,17 @@ def _grid_context(request, patient, **forms):
         context["timepoint_form"] = forms.get("timepoint_form") or TimepointForm(patient=patient)
         context["lesion_form"] = forms.get("lesion_form") or LesionForm(patient=patient)
         context["open_form"] = forms.get("open_form", "")
+    context["error"] = forms.get("error", "")
     return context
 
 
 def _grid_response(request, patient, *, changed, **forms):
     """The lesion table after a recording: to htmx the table (re-targeted onto itself) and, when something was
     written, the ``lesion-data-changed`` event the response and history panels listen for; else back to the page."""
-    if changed and not getattr(request, "htmx", None):
-        return redirect(f"{patient.get_absolute_url()}#imaging")
+    if not getattr(request, "htmx", None):  # without JavaScript: back to the patient, or the table with the error
+        if changed:
+            return redirect(f"{patient.get_absolute_url()}#imaging")
+        return render(request, "imaging/patient_measurements.html", _grid_context(request, patient, **forms))
     response = render(request, "imaging/partials/measurement_grid.html", _grid_context(request, patient, **forms))
     response["HX-Retarget"], response["HX-Reswap"] = "#measurement-grid", "outerHTML"
     if changed:
@@ -173,8 +177,18 @@ def measurement_cell(request, pk, lesion_pk, timepoint_pk):
     timepoint = get_object_or_404(Timepoint, pk=timepoint_pk, patient=patient)
     form = MeasurementForm(request.POST if request.method == "POST" else None, lesion=lesion, timepoint=timepoint)
     if request.method == "POST" and form.is_valid():
+        proposed = Segment.objects.filter(lesion=lesion, segmentation__image_series__study__timepoint=timepoint,
+                                          proposal_status="proposed").first()
         try:
-            services.measurement_record(lesion=lesion, timepoint=timepoint, user=request.user, **form.cleaned_data)
+            if proposed is not None:  # the clinician's own value overrides the segmentation's proposal
+                data = form.cleaned_data
+                services.segment_measurement_override(segment=proposed, user=request.user, size_mm=data["size_mm"],
+                                                      status=data["status"])
+                if data.get("non_target_status"):
+                    services.measurement_record(lesion=lesion, timepoint=timepoint, user=request.user, **data)
+            else:
+                services.measurement_record(lesion=lesion, timepoint=timepoint, user=request.user,
+                                            **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -182,6 +196,21 @@ def measurement_cell(request, pk, lesion_pk, timepoint_pk):
     context = {"patient": patient, "form": form, "lesion": lesion, "timepoint": timepoint}
     return render_page(request, "imaging/measurement_cell.html", "imaging/partials/measurement_cell_form.html",
                        context)
+
+
+@login_required
+@permission_required("imaging.add_lesionmeasurement", raise_exception=True)
+@require_POST
+def segment_accept(request, pk, segment_pk):
+    """One click: the segmentation's proposed RECIST size becomes the lesion's measurement
+    (``segment_measurement_accept``; a manual measurement already there is kept, with the reason shown)."""
+    patient = _patient_or_404(pk)
+    segment = get_object_or_404(Segment, pk=segment_pk, segmentation__image_series__study__patient=patient)
+    try:
+        services.segment_measurement_accept(segment=segment, user=request.user)
+    except ValidationError as exc:
+        return _grid_response(request, patient, changed=False, error=" ".join(exc.messages))
+    return _grid_response(request, patient, changed=True)
 
 
 @login_required
@@ -227,3 +256,50 @@ def patient_scans(request, pk):
     """The patient's scans and lesion masks with their radiomics status; polls itself while extraction runs."""
     context = selectors.patient_scans(patient=_patient_or_404(pk))
     return render_page(request, "imaging/patient_scans.html", "imaging/partials/scans.html", context)
+
+
+# -- the scan viewer ----------------------------------------------------------------------------------------------
+def _series_or_404(pk):
+    series = Series.objects.select_related("study__patient", "study__timepoint").filter(pk=pk).first()
+    if series is None:
+        raise Http404("No such series.")
+    return series
+
+
+@login_required
+@require_GET
+def series_viewer(request, pk):
+    """A series slice by slice: a slider and the arrow keys scroll, presets set the window, each segment is outlined
+    with its lesion label, and "key slice" jumps to where its RECIST size was measured. Works without JavaScript
+    (the form reloads the page on the chosen slice)."""
+    series = _series_or_404(pk)
+    context = selectors.series_viewer(series=series)
+    window = request.GET.get("window")
+    context["window"] = window if window in context["windows"] else context["default_window"]
+    try:
+        z = int(request.GET.get("z", ""))
+    except ValueError:
+        key = next((s.slice_index for s in context["segments"] if s.slice_index is not None), None)
+        z = key if key is not None else context["slices"] // 2
+    context["z"] = min(max(z, 0), max(context["slices"] - 1, 0))
+    context["patient"] = series.study.patient
+    context["window_labels"] = [(w, viewer.WINDOW_LABELS[w]) for w in context["windows"]]
+    return render(request, "imaging/series_viewer.html", context)
+
+
+@login_required
+@require_GET
+def series_slice(request, pk, z):
+    """One slice as PNG (cached by the browser for an hour: a slice of a stored series never changes, its outlines
+    only when a segmentation is replaced, which gives the series' segments new keys)."""
+    series = _series_or_404(pk)
+    window = request.GET.get("window", "mediastinum")
+    if window not in viewer.WINDOWS:
+        raise Http404(f"Unknown window {window!r}; choose one of {', '.join(viewer.WINDOWS)}.")
+    try:
+        png = selectors.series_slice_png(series=series, z=z, window=window)
+    except IndexError as exc:
+        raise Http404(str(exc)) from None
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,4 +1,5 @@
 """Writes of the demo app: the synthetic cohort, its imaging and the imaging's radiomics."""
+from .clinic import demo_clinic_create
 from .cohort import demo_cohort_create
 from .features import demo_features_create
 from .imaging import demo_imaging_create, demo_patients_for_imaging
@@ -14,6 +15,7 @@ from .radiomics import (
 
 __all__ = [
     "EXTRACT_COMMAND",
+    "demo_clinic_create",
     "demo_cohort_create",
     "demo_features_create",
     "demo_imaging_create",

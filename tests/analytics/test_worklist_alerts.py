@@ -157,3 +157,16 @@ def test_a_recent_grade_3_irae_is_on_the_worklist_until_downgraded(client_logged
         event.save()
     alert.refresh_from_db()
     assert alert.status == "resolved" and "no longer grade 3" in alert.resolution
+
+
+def test_curators_see_what_waits_for_them(user, admin_client_logged_in):
+    from django.test import Client
+
+    clinician = Client()
+    clinician.force_login(user)
+    assert "Curation:" not in clinician.get("/analytics/worklist/").content.decode()
+    page = admin_client_logged_in.get("/analytics/worklist/").content.decode()
+    assert "Curation:" in page and "0 segments without a lesion" in page and "0 quarantined files" in page
+    for link in ("/admin/imaging/segment/?lesion_mapping__exact=unmatched", "/admin/imaging/featureset/?status__exact=failed",
+                 "/admin/imaging/quarantinedfile/?status__exact=open"):
+        assert link in page and admin_client_logged_in.get(link.replace("&amp;", "&")).status_code == 200

@@ -4,6 +4,8 @@ import os
 import time
 
 import pytest
+
+from demo.services.clinic import CLINIC
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -38,7 +40,7 @@ def test_refused_outside_local_development(settings):
 @pytest.mark.django_db
 def test_seeds_once_and_prints_the_login_before_the_radiomics_are_extracted(debug, small_profile):  # noqa: F811
     text = setup(radiomics="later")
-    assert Patient.objects.count() == 4
+    assert Patient.objects.count() == 4 + len(CLINIC)  # the cohort, and the patients in the clinic today
     user = get_user_model().objects.get(username="demo")
     assert user.is_superuser and user.check_password("radimmuno-demo")
     pending = FeatureSet.objects.filter(status="pending").count()
@@ -46,7 +48,19 @@ def test_seeds_once_and_prints_the_login_before_the_radiomics_are_extracted(debu
     assert text.index("Demo login") < text.index(f"Demo radiomics: {pending} feature sets pending")
     assert "extract_features --missing-only" in text
     again = setup(radiomics="later")  # a second `make run`: no new cohort, the same login
-    assert Patient.objects.count() == 4 and "seeding" not in again and "Demo login" in again
+    assert Patient.objects.count() == 4 + len(CLINIC) and "seeding" not in again and "Demo login" in again
+
+
+@pytest.mark.django_db
+def test_the_patients_in_the_clinic_today_give_the_worklist_its_work(debug, small_profile,  # noqa: F811
+                                                                    django_capture_on_commit_callbacks):
+    from analytics.selectors import worklist_counts
+
+    with django_capture_on_commit_callbacks(execute=True):  # as in `make run`: each recording commits
+        text = setup(radiomics="later")
+    assert "patients in the clinic today" in text
+    assert worklist_counts() == {"to-read": 2, "confirmations": 1, "overdue": 1, "hyperprogression": 1,
+                                 "dissociated": 0, "irae": 1}
 
 
 @pytest.mark.django_db

@@ -34,9 +34,9 @@ def test_login_filter_and_open_a_patient(live_server, page):
 
     page.click("text=E2E-MEL")
     page.wait_for_url("**/patients/*/")
-    for panel in ("#response-panel", "#measurement-grid", "#patient-scans"):  # swapped in place of "Loading…"
-        page.locator(panel).wait_for()
-    assert page.locator("[data-lazy-panel]").count() == 0
+    for panel in ("#response-panel", "#measurement-grid", "#patient-scans", "#timeline-panel", "#history-panel"):
+        page.locator(panel).wait_for()  # swapped in place of "Loading…"
+    page.wait_for_function("document.querySelectorAll('[data-lazy-panel]').length === 0")
     assert "30 mm" in page.locator("#measurement-grid").inner_text()
     response = page.locator("#response-panel").inner_text()
     assert "Target sum" in response and "60 mm" in response and "42 mm" in response  # the engine's stored sums

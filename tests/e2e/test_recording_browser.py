@@ -54,7 +54,7 @@ def test_record_iupd_then_icpd_on_the_page(live_server, page, shot):
     page.locator("#measurement-grid").wait_for()
 
     add_assessment(page, first)
-    assert "awaiting reading" in page.locator("#response-panel").inner_text()
+    page.wait_for_function("document.querySelector('#response-panel').innerText.includes('awaiting reading')")
     form = record(page, "T1", first, -4, expect_saved=False)  # negative: the browser refuses it before sending
     assert form.get_by_label("Size (mm)").evaluate("input => input.validity.rangeUnderflow")
     form.get_by_label("Size (mm)").fill("12")

@@ -96,3 +96,38 @@ def test_a_sixth_target_lesion_is_refused_with_recists_rule(recorder, htmx_heade
     added = recorder.post(f"/imaging/patients/{patient.pk}/lesions/add/",
                           {"lesion-label": "NT1", "lesion-role": "non-target", "lesion-organ": "brain"})
     assert added.status_code == 302 and Lesion.objects.filter(patient=patient, label="NT1").exists()
+
+
+def test_accept_a_segmentations_size_in_one_click_or_override_it(recorder, htmx_headers, tmp_path, settings,
+                                                                  django_capture_on_commit_callbacks):
+    import io
+
+    from django.core.management import call_command
+
+    from imaging.models import Segment
+    from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
+
+    settings.RADIMMUNO_AUTO_EXTRACT = False
+    patient = patient_with_mrn()
+    study = write_study(tmp_path / "study")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_dicom", str(study.ct_dir), str(study.seg), "--no-extract", stdout=io.StringIO())
+    t1 = Segment.objects.get(lesion__label="T1")
+    n1 = Segment.objects.get(lesion__label="N1")
+    grid = recorder.get(f"/imaging/patients/{patient.pk}/measurements/", **htmx_headers).content.decode()
+    assert f"segmentation: {t1.proposed_size_mm.normalize():f} mm" in grid and "aria-label=\"Accept" in grid
+    assert f"/imaging/series/{t1.segmentation.image_series_id}/viewer/?z={t1.slice_index}" in grid
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = recorder.post(f"/imaging/patients/{patient.pk}/segments/{t1.pk}/accept/", **htmx_headers)
+    assert accepted["HX-Trigger"] == "lesion-data-changed"
+    t1.refresh_from_db()
+    assert t1.proposal_status == "accepted" and t1.measurement.size_mm == t1.proposed_size_mm
+    assert t1.measurement.source == "segmentation"
+    timepoint = t1.timepoint
+    prefix = f"cell-{n1.lesion_id}-{timepoint.pk}"
+    with django_capture_on_commit_callbacks(execute=True):
+        recorder.post(cell_url(patient, n1.lesion, timepoint), {f"{prefix}-size_mm": "14", f"{prefix}-status": "present",
+                                                               f"{prefix}-non_target_status": "present"}, **htmx_headers)
+    n1.refresh_from_db()
+    assert n1.proposal_status == "overridden" and n1.measurement.size_mm == Decimal(14)
+    assert n1.measurement.source == "manual" and n1.measurement.non_target_status == "present"

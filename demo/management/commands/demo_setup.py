@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from demo.services import (
+    demo_clinic_create,
     EXTRACT_COMMAND,
     demo_radiomics_log_path,
     demo_radiomics_start,
@@ -37,6 +38,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Empty database: seeding a demo cohort of {patients} patients ...")
             call_command("seed_demo", patients=patients, seed=seed, imaging_patients=imaging_patients,
                          radiomics="now" if radiomics == "now" else "later", stdout=self.stdout)
+            clinic = demo_clinic_create()
+            self.stdout.write(f"Added {len(clinic)} patients in the clinic today (the worklist's work: "
+                              f"{', '.join(p.study_id for p in clinic)}).")
         User = get_user_model()
         user, created = User.objects.get_or_create(username=DEMO_USERNAME)
         user.is_staff = user.is_superuser = True
