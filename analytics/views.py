@@ -1,3 +1,4 @@
+import hashlib
 import json
 from pathlib import Path
 
@@ -6,7 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, F, When
+from django.core.cache import cache
+from django.db.models import Case, Count, F, Max, When
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.shortcuts import redirect, render
@@ -217,6 +219,21 @@ def worklist_acknowledge(request, pk):
 SWIMMER_LANES_PER_PAGE = 50
 
 
+def _cohort_waterfall(queryset, params):
+    """The waterfall SVG and its counts, cached until an assessment of the selection is recomputed (the key holds
+    the filters, the row count and the latest computation time), so a cohort of 10,000 is drawn once per change."""
+    stamp = queryset.order_by().aggregate(n=Count("pk"), latest=Max("computed_at"))
+    key = "cohort-waterfall:" + hashlib.sha256(json.dumps(
+        [sorted((k, v) for k, v in params.items() if k in ("site", "tumour_type")), stamp["n"],
+         str(stamp["latest"])]).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is None:
+        bars = selectors.cohort_waterfall_bars(queryset)
+        cached = (svgplots.waterfall_svg(bars) if bars else "", len(bars), sum(1 for b in bars if b[1] is not None))
+        cache.set(key, cached, timeout=24 * 3600)
+    return cached
+
+
 @login_required
 @require_GET
 def cohort(request):
@@ -227,13 +244,13 @@ def cohort(request):
     filters = ResponseAssessmentFilterSet(request.GET, queryset=selectors.cohort_assessments())  # as the API
     site, tumour_type = filters.form.data.get("site", ""), filters.form.data.get("tumour_type", "")
     queryset = filters.qs
-    bars = selectors.cohort_waterfall_bars(queryset)
+    download = request.GET.get("download")
+    swimmer_only = (getattr(request, "htmx", None) and not request.htmx.boosted) or download == "swimmer"
+    waterfall, n, n_measured = ("", 0, 0) if swimmer_only else _cohort_waterfall(queryset, request.GET)
     by_start = queryset.order_by("regimen__start_date", "patient__study_id")
     page = Paginator(by_start.values_list("pk", flat=True), SWIMMER_LANES_PER_PAGE).get_page(request.GET.get("lanes"))
     lanes = selectors.cohort_swimmer_lanes(by_start.filter(pk__in=list(page.object_list)))
-    waterfall = svgplots.waterfall_svg(bars) if bars else ""
     swimmer = svgplots.swimmer_svg(lanes) if lanes else ""
-    download = request.GET.get("download")
     if download in ("waterfall", "swimmer") and (waterfall if download == "waterfall" else swimmer):
         response = HttpResponse(waterfall if download == "waterfall" else swimmer, content_type="image/svg+xml")
         response["Content-Disposition"] = f'attachment; filename="radimmuno-{download}.svg"'
@@ -243,7 +260,7 @@ def cohort(request):
     query.pop("download", None)
     context = {
         "waterfall": waterfall, "swimmer": swimmer,
-        "n": len(bars), "n_measured": sum(1 for b in bars if b[1] is not None), "lanes": page, "query": query.urlencode(),
+        "n": n, "n_measured": n_measured, "lanes": page, "query": query.urlencode(),
         "site": site, "tumour_type": tumour_type, "sites": Site.objects.all(), "tumour_types": TumourType.choices,
     }
     return render_page(request, "analytics/cohort.html", "analytics/partials/swimmer.html", context)

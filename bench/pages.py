@@ -34,6 +34,7 @@ PAGES = [  # (name, url, htmx)
     ("measurement grid (htmx)", "/imaging/patients/{pk}/measurements/", True),
     ("scans panel (htmx)", "/imaging/patients/{pk}/scans/", True),
     ("history panel (htmx)", "/analytics/patients/{pk}/history/", True),
+    ("course timeline (htmx)", "/analytics/patients/{pk}/timeline/", True),
     ("delta-radiomics panel (htmx)", "/analytics/patients/{pk}/deltas/", True),
     ("prediction models panel (htmx)", "/analytics/patients/{pk}/models/", True),
     ("cohort page", "/analytics/cohort/", False),

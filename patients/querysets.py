@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models.functions import Coalesce
 
 
 class PatientQuerySet(models.QuerySet):
@@ -12,12 +13,18 @@ class PatientQuerySet(models.QuerySet):
             self.with_current_response()
             .select_related("site")
             .prefetch_related("regimens__agents")
-            .annotate(
-                timepoint_count=models.Count("timepoints", distinct=True),
-                last_scan_date=models.Max("timepoints__date"),
-            )
+            .annotate(**self._scan_columns())
             .order_by("site__code", "study_id")
         )
+
+    def _scan_columns(self):
+        """Scans and the last scan date per patient as correlated subqueries: computed for the rows of the page
+        only, not (as a GROUP BY over a join would be) for the whole cohort before it is paginated."""
+        timepoints = self.model._meta.get_field("timepoints").related_model._default_manager
+        own = timepoints.filter(patient=models.OuterRef("pk")).order_by()
+        count = own.values("patient").annotate(n=models.Count("pk")).values("n")[:1]
+        return {"timepoint_count": Coalesce(models.Subquery(count), 0),
+                "last_scan_date": models.Subquery(own.order_by("-date").values("date")[:1])}
 
     def with_current_response(self):
         """Each patient's response now: the latest read iRECIST response of their most recent ICI regimen, its date,

@@ -28,7 +28,8 @@ class ResponseAssessmentSerializer(serializers.ModelSerializer):
                   "irecist_progression_date", "best_pct_change", "pseudoprogression", "pseudoprogression_candidate",
                   "hyperprogression_any", "hyperprogression_definitions", "dissociated_any",
                   "dissociated_definitions", "dcb", "iupd_awaiting_confirmation", "iupd_date",
-                  "confirmation_earliest", "confirmation_latest"]
+                  "confirmation_earliest", "confirmation_latest", "current_date", "current_recist", "current_irecist",
+                  "next_scan_due", "awaiting_read_from", "awaiting_read"]
 
 
 class ResponseAssessmentDetailSerializer(ResponseAssessmentSerializer):

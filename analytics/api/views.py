@@ -39,12 +39,19 @@ from .serializers import (
 class ResponseAssessmentViewSet(viewsets.ReadOnlyModelViewSet):
     """Stored response assessments (one per patient and ICI regimen), recomputed when lesion data change.
 
-    ``?worklist=awaiting|overdue|hyperprogression|dissociated|all`` gives the same lists as the worklist page.
+    ``?worklist=to-read|awaiting|overdue|hyperprogression|dissociated|all`` lists the assessments with a worklist
+    alert not yet resolved (any patient).
     """
 
     filterset_class = ResponseAssessmentFilterSet
     queryset = ResponseAssessment.objects.select_related("patient__site", "regimen").order_by("patient__study_id",
                                                                                                 "regimen__start_date")
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "retrieve":  # the list never shows the engine's full result (~16 KB of JSON each)
+            queryset = queryset.defer("result", "summary")
+        return queryset
 
     def get_serializer_class(self):
         return ResponseAssessmentDetailSerializer if self.action == "retrieve" else ResponseAssessmentSerializer
