@@ -22,7 +22,7 @@ from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
 from . import selectors, services
-from .compute import delta_plots, svgplots, timeline
+from .compute import svgplots, timeline
 from .filtersets import ResponseAssessmentFilterSet
 from .forms import AnalysisRunForm, ClassificationRunForm
 from .models import Alert, ResponseAssessment
@@ -117,6 +117,8 @@ def patient_deltas(request, pk):
         reference=get.get("reference", "baseline"), to=get.get("to"), family=get.get("family"),
         feature=get.get("feature"))
     heatmap = trend = ""
+    from .compute import delta_plots  # matplotlib: loaded by the first delta-radiomics panel, not at start-up
+
     if panel["features"] and panel["columns"]:
         heatmap = delta_plots.delta_heatmap_svg(
             panel["features"], panel["columns"], panel["relative"], flagged=panel["flagged"],

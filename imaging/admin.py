@@ -94,10 +94,12 @@ from django.core.exceptions import ValidationError  # noqa: E402
 from django.template.response import TemplateResponse  # noqa: E402
 
 from . import services  # noqa: E402
-from .ingest import curation  # noqa: E402
+from radimmuno.lazy import lazy_import  # noqa: E402
 from .services.radiomics import feature_set_retry, profile_export_yaml, profile_save  # noqa: E402
 from .forms import QuarantineAssignForm, QuarantineCreatePatientForm, QuarantineDiscardForm  # noqa: E402
 from .choices import QuarantineStatus  # noqa: E402
+
+ingest = lazy_import("imaging.ingest")  # pydicom, highdicom: loaded by the first quarantine action
 from .models import IngestJob, Instance, QuarantinedFile, Segment, Segmentation, Series, Study  # noqa: E402
 
 
@@ -278,24 +280,24 @@ class QuarantinedFileAdmin(HistoryAdmin):
     def retry(self, request, queryset):
         selected = self._open(request, queryset)
         if selected:
-            self._report(request, curation.quarantine_retry(quarantined=selected, user=request.user))
+            self._report(request, ingest.curation.quarantine_retry(quarantined=selected, user=request.user))
 
     @admin.action(description="Assign to a patient and ingest")
     def assign_patient(self, request, queryset):
         return self._form_step(request, queryset, QuarantineAssignForm, "Assign quarantined files to a patient",
-                               lambda files, data: curation.quarantine_assign_patient(
+                               lambda files, data: ingest.curation.quarantine_assign_patient(
                                    quarantined=files, patient=data["patient"], user=request.user))
 
     @admin.action(description="Create a patient for them and ingest")
     def create_patient(self, request, queryset):
         return self._form_step(request, queryset, QuarantineCreatePatientForm, "Create a patient for these files",
-                               lambda files, data: curation.quarantine_create_patient(
+                               lambda files, data: ingest.curation.quarantine_create_patient(
                                    quarantined=files, user=request.user, **data))
 
     @admin.action(description="Discard (keep the file, close the entry)")
     def discard(self, request, queryset):
         return self._form_step(request, queryset, QuarantineDiscardForm, "Discard quarantined files",
-                               lambda files, data: curation.quarantine_discard(
+                               lambda files, data: ingest.curation.quarantine_discard(
                                    quarantined=files, user=request.user, reason=data["reason"]))
 
 

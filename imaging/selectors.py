@@ -3,13 +3,13 @@ import datetime as dt
 import difflib
 from collections import OrderedDict
 
-import SimpleITK as sitk
 from django.db.models import Count, OuterRef, Prefetch, Subquery, TextField
 from django.db.models.functions import Cast
 from django.db.models.fields.json import KeyTransform
 
 from radimmuno.history import change_entries
 from radimmuno.jobs import JobStatus
+from radimmuno.lazy import lazy_import
 
 from . import storage
 from .compute import viewer
@@ -29,6 +29,8 @@ from .models import (
     Study,
     Timepoint,
 )
+
+sitk = lazy_import("SimpleITK")
 
 
 def ingest_job_detail(*, pk):
@@ -153,15 +155,25 @@ def patient_scans(*, patient):
                   Prefetch("segments", queryset=segments)))))
     studies = list(Study.objects.filter(patient=patient).select_related("timepoint")
                    .prefetch_related(Prefetch("series", queryset=series)).order_by("study_date", "pk"))
-    counts = dict(FeatureSet.objects.filter(segment__segmentation__image_series__study__patient=patient)
-                  .order_by().values_list("status").annotate(n=Count("pk")))
-    radiomics = {
+    radiomics = feature_set_counts(FeatureSet.objects.filter(segment__segmentation__image_series__study__patient=patient))
+    return {"patient": patient, "studies": studies, "radiomics": radiomics}
+
+
+def feature_set_counts(feature_sets):
+    """{total, done, failed, unfinished} of a FeatureSet queryset, in one query."""
+    counts = dict(feature_sets.order_by().values_list("status").annotate(n=Count("pk")))
+    return {
         "total": sum(counts.values()),
         "done": counts.get(JobStatus.DONE, 0),
         "failed": counts.get(JobStatus.FAILED, 0),
         "unfinished": counts.get(JobStatus.PENDING, 0) + counts.get(JobStatus.RUNNING, 0),
     }
-    return {"patient": patient, "studies": studies, "radiomics": radiomics}
+
+
+def ingest_job_radiomics(job):
+    """The radiomics of the segmentations an ingest job stored (the upload page follows them to the end)."""
+    return feature_set_counts(FeatureSet.objects.filter(segment__segmentation__in=(job.summary or {}).get(
+        "segmentations", [])))
 
 
 # -- what the response engine reads (analytics builds its input from these, never from imaging's models) --------

@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from .compute.volume import Geometry, KnownHeader, assemble_volume, read_series_layout
+from radimmuno.lazy import lazy_import
+
+sitk = lazy_import("SimpleITK")
+volume = lazy_import("imaging.compute.volume")  # pydicom, Pillow: loaded on first use
 
 _known_dirs = set()  # directories made by this process: one os.makedirs per directory, not one per file
 
@@ -204,7 +206,7 @@ def local_copy(name, *, suffix=""):
 
 def read_volume(names, *, convert_pet_to_suv=True):
     """The stored instances ``names`` as one 3-D volume (``imaging.compute.volume.Volume``)."""
-    return assemble_volume([stored_source(n) for n in names], convert_pet_to_suv=convert_pet_to_suv)
+    return volume.assemble_volume([stored_source(n) for n in names], convert_pet_to_suv=convert_pet_to_suv)
 
 
 def read_layout(instances, *, known=None):
@@ -223,9 +225,9 @@ def read_layout(instances, *, known=None):
         header, source = known.get(uid), stored_source(name)
         if (header is not None and not header["is_multiframe"] and header["modality"] != "PT"
                 and isinstance(source, str)):
-            source = KnownHeader(header, source)
+            source = volume.KnownHeader(header, source)
         sources.append(source)
-    return read_series_layout(sources, on_missing_slice="raise")
+    return volume.read_series_layout(sources, on_missing_slice="raise")
 
 
 def read_mask(name):
@@ -241,5 +243,5 @@ def geometry_dict(geometry):
 
 
 def geometry_from_dict(data):
-    return Geometry(size=tuple(int(v) for v in data["size"]), origin=tuple(data["origin"]),
+    return volume.Geometry(size=tuple(int(v) for v in data["size"]), origin=tuple(data["origin"]),
                     spacing=tuple(data["spacing"]), direction=tuple(data["direction"]))

@@ -3,16 +3,19 @@ from celery import shared_task
 
 from radimmuno.jobs import run_job
 
-from .ingest.jobs import job_run_manifest
+from radimmuno.lazy import lazy_import
+
 from .models import FeatureSet, IngestJob
 from .services.radiomics import feature_set_compute
 from .signals import feature_sets_done
+
+ingest = lazy_import("imaging.ingest")  # pydicom, highdicom, scipy: loaded by the first ingest job
 
 
 @shared_task(name="imaging.ingest_job_run", acks_late=True)
 def ingest_job_run(job_id):
     """Ingest the inputs listed in an IngestJob's manifest (an upload, or a crashed run re-enqueued)."""
-    return run_job(IngestJob, job_id, job_run_manifest)
+    return run_job(IngestJob, job_id, ingest.job_run_manifest)
 
 
 @shared_task(name="imaging.extract_feature_set", acks_late=True)

@@ -8,7 +8,9 @@ from patients.models import ImportRun, Patient
 from patients.selectors import patient_header
 from radimmuno.htmx import render_page
 
-from . import ingest, selectors, services
+from radimmuno.lazy import lazy_import
+
+from . import selectors, services
 from .forms import (
     DicomUploadForm,
     FeatureImportForm,
@@ -19,6 +21,8 @@ from .forms import (
 )
 from .compute import viewer
 from .models import FeatureSet, IngestJob, Lesion, Segment, Series, Timepoint
+
+ingest = lazy_import("imaging.ingest")  # pydicom, highdicom: loaded by the first upload
 
 
 @login_required
@@ -37,7 +41,10 @@ def dicom_upload(request):
             )
         except ValidationError as exc:
             form.add_error(None, exc)
-    context = {"form": form, "job": job, "recent": selectors.ingest_jobs_recent(user=request.user)}
+    if job is not None:
+        job.refresh_from_db()  # in the embedded mode the job has run by now (its commit ran it)
+    context = {"form": form, "job": job, "recent": selectors.ingest_jobs_recent(user=request.user),
+               "radiomics": selectors.ingest_job_radiomics(job) if job is not None and job.status == "done" else None}
     return render_page(request, "imaging/upload.html", "imaging/partials/ingest_job.html", context)
 
 
@@ -88,7 +95,8 @@ def ingest_job(request, pk):
         raise Http404("No such ingest job.") from None
     if not request.user.is_staff and job.started_by_id != request.user.pk:
         raise Http404("No such ingest job.")
-    context = {"job": job, "form": None, "recent": []}
+    radiomics = selectors.ingest_job_radiomics(job) if job.status == "done" else None
+    context = {"job": job, "form": None, "recent": [], "radiomics": radiomics}
     response = render_page(request, "imaging/ingest_job.html", "imaging/partials/ingest_job.html", context)
     if job.is_finished and getattr(request, "htmx", None):
         response["HX-Trigger"] = "ingest-job-finished"  # the upload page's recent-jobs list refreshes

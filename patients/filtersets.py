@@ -25,7 +25,7 @@ class PatientFilterSet(django_filters.FilterSet):
                                            label="Current iRECIST", empty_label="Any response")
     flag = django_filters.ChoiceFilter(choices=FLAGS, method="filter_flag", label="Flag", empty_label="Any flag")
     o = django_filters.OrderingFilter(
-        label="Sort by",
+        label="Sort by", empty_label="Site, then study ID",
         fields=(("study_id", "study_id"), ("site__code", "site"), ("tumour_type", "tumour_type"),
                 ("last_scan_date", "last_scan"), ("current_response", "response")),
         field_labels={"study_id": "Study ID", "site__code": "Site", "tumour_type": "Tumour type",

@@ -13,9 +13,9 @@ import re
 from collections import defaultdict
 
 import numpy as np
-import pandas as pd
 
 from imaging import selectors as imaging_selectors
+from radimmuno.lazy import lazy_import
 
 from ..compute.delta import TimepointInfo, _schedule, is_additive
 from ..compute.survival import SpecError
@@ -23,6 +23,8 @@ from patients.models import Patient
 
 from ..models import DeltaFeature, ResponseAssessment
 from .survival import PATIENT_COVARIATES, survival_covariate_names, survival_records
+
+pd = lazy_import("pandas")  # the prediction table; not needed to import this module
 
 TARGET_RESPONSES = ("objective", "dcb", "pseudoprogression", "hyperprogression")
 AGGREGATES = ("largest", "mean", "volume_weighted")

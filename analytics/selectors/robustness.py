@@ -2,9 +2,11 @@
 that later analyses can exclude the others (docs/analytics.md, "Feature robustness and harmonisation")."""
 from imaging import selectors as imaging_selectors
 from radimmuno.jobs import JobStatus
+from radimmuno.lazy import lazy_import
 
-from ..compute.robustness import class_summary
 from ..models import FeatureRobustness
+
+robustness = lazy_import("analytics.compute.robustness")  # scipy, pandas: loaded on first use
 
 
 def _profile_version(profile):
@@ -52,4 +54,4 @@ def non_robust_features(*, profile, threshold=None, method=FeatureRobustness.Met
 
 def robustness_class_summary(*, row, image_type=None, texture_row=False):
     """The row's ICC by feature class (``analytics.compute.robustness.class_summary``) as a DataFrame."""
-    return class_summary(row.features, image_type=image_type, texture_row=texture_row)
+    return robustness.class_summary(row.features, image_type=image_type, texture_row=texture_row)

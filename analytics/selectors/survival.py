@@ -22,7 +22,8 @@ from patients.filtersets import PatientFilterSet
 from patients.models import AdverseEvent, Biomarker, BiomarkerKind, Patient, TreatmentRegimen
 
 from ..compute.delta import is_additive
-from ..compute.survival import RESPONSE_GROUPS, SpecError, SubjectRecord, run
+from ..compute import survival
+from ..compute.survival import RESPONSE_GROUPS, SpecError, SubjectRecord
 from ..models import AnalysisRun, ResponseAssessment
 
 #: Covariates read from the patient or the chosen regimen (biomarker kind codes come from the vocabulary).
@@ -520,7 +521,7 @@ def analysis_run_data_changed(run_row):
     if records_sha256(records) == run_row.records_sha256:
         return {"changed": False, "reason": "The data the run read are unchanged."}
     try:
-        result = run(run_row.spec, records)
+        result = survival.run(run_row.spec, records)  # lifelines loads here, not with this module
     except ValueError as exc:  # SpecError / AnalysisError: the data changed so much that it no longer runs
         return {"changed": True, "reason": f"The data changed since the run; it no longer runs: {exc}"}
     if result.get("input_sha256") == run_row.input_sha256:

@@ -15,19 +15,21 @@ import platform
 import warnings
 
 import numpy as np
-import pandas as pd
-import scipy
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from imaging import selectors as imaging_selectors
 from imaging.services.radiomics import feature_sets_extract_perturbed
+from radimmuno.lazy import lazy_import
 from radimmuno.jobs import JobFailed, JobStatus, run_job
 
-from ..compute.robustness import ICC31, ICCUndefinedWarning
 from ..models import FeatureRobustness
 from ..models.robustness import DEFAULT_ICC_THRESHOLD
+
+pd = lazy_import("pandas")
+scipy = lazy_import("scipy")
+robustness = lazy_import("analytics.compute.robustness")  # scipy, pandas: loaded by the first robustness run
 
 #: The perturbations a run may ask for; the original mask is always the first measurement.
 PERTURBATIONS = ("erode", "dilate", "random")
@@ -152,8 +154,8 @@ def feature_robustness_execute(row, *, workers=None, progress=None):
             for name, value in entries[p]["features"].items():
                 cube[i, k, index[name]] = value
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ICCUndefinedWarning)
-        icc = ICC31().fit(cube, names)
+        warnings.simplefilter("always", robustness.ICCUndefinedWarning)
+        icc = robustness.ICC31().fit(cube, names)
     table = icc.table(threshold=row.threshold)
     features = {}
     for name, r in table.iterrows():
@@ -162,7 +164,7 @@ def feature_robustness_execute(row, *, workers=None, progress=None):
         if r.undefined:
             entry["undefined"] = r.undefined
         features[name] = entry
-    notes = [str(w.message) for w in caught if issubclass(w.category, ICCUndefinedWarning)]
+    notes = [str(w.message) for w in caught if issubclass(w.category, robustness.ICCUndefinedWarning)]
     record = {"params_hash": profile.params_hash, "perturbations": measured, "seed": row.seed,
               "contour_probability": row.contour_probability,
               "lesions": [(e["segment"], e["image_sha256"], e["mask_sha256"]) for e in lesions]}

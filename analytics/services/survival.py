@@ -11,22 +11,9 @@ from django.db import transaction
 
 from radimmuno.jobs import JobFailed, run_job
 
-from ..compute.survival import (
-    AnalysisError,
-    SpecError,
-    forest_plot_svg,
-    km_plot_svg,
-    run,
-    validate_spec,
-)
-from ..compute.prediction import (
-    PREDICTION_KEYS,
-    calibration_plot_svg,
-    importance_plot_svg,
-    roc_plot_svg,
-    run_prediction,
-    validate_prediction_spec,
-)
+from ..compute import prediction, survival  # their fitting and figures load on first use (see their __init__)
+from ..compute.prediction import PREDICTION_KEYS, validate_prediction_spec
+from ..compute.survival import AnalysisError, SpecError, validate_spec
 from ..compute.survival.spec import _time_zero as survival_time_zero
 from ..models import AnalysisRun
 from ..selectors.prediction import model_probabilities, prediction_spec_check, prediction_table, robust_exclusions
@@ -112,7 +99,7 @@ def analysis_run_execute(run_row, *, progress=None):
         return _classification_execute(run_row, progress=progress)
     try:
         records = survival_records(spec=run_row.spec)
-        result = run(run_row.spec, records)
+        result = survival.run(run_row.spec, records)
     except SpecError as exc:
         raise JobFailed(f"{exc.field}: {exc.message}") from None
     except AnalysisError as exc:
@@ -120,9 +107,9 @@ def analysis_run_execute(run_row, *, progress=None):
     patient_ids = result.pop("patient_ids")
     figures = {}
     if result.get("groups"):
-        figures["km"] = km_plot_svg(result)
+        figures["km"] = survival.km_plot_svg(result)
     if result.get("terms"):
-        figures["forest"] = forest_plot_svg(result)
+        figures["forest"] = survival.forest_plot_svg(result)
     return {
         "result": result,
         "patient_ids": patient_ids,
@@ -159,7 +146,7 @@ def _classification_execute(run_row, *, progress=None):
                                  "preserve": [c for c in X.columns if any(column(c, n) for n in
                                                                           spec["harmonise"]["preserve"])],
                                  "unadjusted": [c for c in X.columns if any(column(c, n) for n in clinical)]}
-        result, model_bytes = run_prediction(spec, X, y, progress=progress)
+        result, model_bytes = prediction.run_prediction(spec, X, y, progress=progress)
     except SpecError as exc:
         raise JobFailed(f"{exc.field}: {exc.message}") from None
     except AnalysisError as exc:
@@ -170,9 +157,9 @@ def _classification_execute(run_row, *, progress=None):
     if result.get("harmonise"):
         result["harmonise"]["levels"] = levels
     patient_ids = result.pop("patient_ids")
-    figures = {"roc": roc_plot_svg(result), "calibration": calibration_plot_svg(result)}
+    figures = {"roc": prediction.roc_plot_svg(result), "calibration": prediction.calibration_plot_svg(result)}
     if result.get("importance"):
-        figures["importance"] = importance_plot_svg(result)
+        figures["importance"] = prediction.importance_plot_svg(result)
     return {
         "result": result, "patient_ids": [int(pk) for pk in patient_ids], "input_sha256": result["input_sha256"],
         "records_sha256": result["input_sha256"], "versions": result.get("versions") or {}, "figures": figures,

@@ -5,7 +5,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from .. import ingest, selectors, services
+from radimmuno.lazy import lazy_import
+
+from .. import selectors, services
 from ..filtersets import (
     FeatureSetFilterSet,
     IngestJobFilterSet,
@@ -26,6 +28,8 @@ from .serializers import (
     SeriesSerializer,
     UploadSerializer,
 )
+
+ingest = lazy_import("imaging.ingest")  # pydicom, highdicom: loaded by the first upload
 
 
 class CanIngest(permissions.BasePermission):

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import SimpleITK as sitk
 import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,22 +21,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from radimmuno.jobs import JobFailed, JobStatus
+from radimmuno.lazy import lazy_import
 
-from ..compute.radiomics import (
-    BatchExtractor,
-    ExtractionJob,
-    Extractor,
-    InvalidParameters,
-    RegionError,
-    dump_params,
-    load_params,
-    params_hash,
-    peritumoral_ring,
-    validate_params,
-)
 from ..models import ExtractionProfile, FeatureSet, Instance, Segment, Study
 from ..selectors import segment_mask, series_volume
 from ..signals import feature_sets_done
+
+sitk = lazy_import("SimpleITK")
+radiomics_compute = lazy_import("imaging.compute.radiomics")  # pyradiomics, scipy: loaded on first use
 
 logger = logging.getLogger(__name__)
 MODALITY_ALIASES = {"PET": "PT"}
@@ -64,12 +55,12 @@ def profile_save(*, name, params, rings_mm=(), modality="", description="", acti
     Unchanged parameters and rings return the current version: saving twice never makes a new version.
     """
     try:
-        validated = validate_params(params)
-    except InvalidParameters as exc:
+        validated = radiomics_compute.validate_params(params)
+    except radiomics_compute.InvalidParameters as exc:
         raise ValidationError({"params": [str(m) for m in (getattr(exc, "errors", None) or [str(exc)])]}) from None
     rings = _clean_rings(rings_mm)
     modality = MODALITY_ALIASES.get(modality.upper(), modality.upper()) if modality else ""
-    digest = params_hash(validated)
+    digest = radiomics_compute.params_hash(validated)
     latest = ExtractionProfile.objects.select_for_update().filter(name=name).order_by("-version").first()
     if latest and latest.params_hash == digest and latest.rings_mm == rings and latest.modality == modality:
         if latest.active != active or (description and latest.description != description):
@@ -130,8 +121,8 @@ def profile_load_yaml(*, name, source, **given):
     if isinstance(document, dict):
         fields = _profile_section(document.pop(PROFILE_SECTION, None))
     try:
-        params = load_params(document if isinstance(document, dict) else text)
-    except InvalidParameters as exc:
+        params = radiomics_compute.load_params(document if isinstance(document, dict) else text)
+    except radiomics_compute.InvalidParameters as exc:
         raise ValidationError({"params": [str(exc)]}) from None
     fields.update({key: value for key, value in given.items() if value is not None})
     return profile_save(name=name, params=params, **fields)
@@ -140,7 +131,7 @@ def profile_load_yaml(*, name, source, **given):
 def profile_export_yaml(profile, *, params_only=False):
     """The profile as YAML: pyradiomics' parameters and (unless ``params_only``, for stock pyradiomics, which
     refuses unknown keys) a ``radimmuno:`` section with the modality, rings and description."""
-    text = dump_params(profile.params)
+    text = radiomics_compute.dump_params(profile.params)
     if params_only:
         return text
     section = {"modality": profile.modality, "rings_mm": profile.rings_mm, "description": profile.description}
@@ -244,8 +235,8 @@ def _region_mask(feature_set, mask_image):
         return mask_image
     inner, outer = feature_set.profile.ring_for(feature_set.region)
     try:
-        return peritumoral_ring(mask_image, inner, outer)
-    except RegionError as exc:
+        return radiomics_compute.peritumoral_ring(mask_image, inner, outer)
+    except radiomics_compute.RegionError as exc:
         raise JobFailed(f"Region {feature_set.region}: {exc}") from None
 
 
@@ -266,7 +257,7 @@ def feature_set_compute(feature_set):
     volume_path = series_volume_path(series)
     mask = segment_mask(segment)
     region = _region_mask(feature_set, mask)
-    extractor = Extractor(feature_set.profile.params).fit()
+    extractor = radiomics_compute.Extractor(feature_set.profile.params).fit()
     result = extractor.extract(str(volume_path), {"r": region})["r"]
     return _store_fields(result, volume_path, segment.mask_sha256)
 
@@ -331,10 +322,10 @@ def feature_sets_extract_batch(feature_sets, *, workers=None, progress=None):
                 masks[fs.pk] = str(path)
                 lookup[fs.pk] = (fs, volume_path)
             if masks:
-                jobs.append(ExtractionJob(image=str(volume_path), masks=masks, job_id=(series_pk, profile_pk)))
+                jobs.append(radiomics_compute.ExtractionJob(image=str(volume_path), masks=masks, job_id=(series_pk, profile_pk)))
         if jobs:
             params = ExtractionProfile.objects.get(pk=profile_pk).params
-            BatchExtractor(params, n_workers=workers).run(jobs, progress=on_result)
+            radiomics_compute.BatchExtractor(params, n_workers=workers).run(jobs, progress=on_result)
     logger.info("batch extraction finished at %s: %d done, %d failed", timezone.now(), done, failed)
     if finished_studies:
         patients = set(Study.objects.filter(pk__in=finished_studies).values_list("patient_id", flat=True))
@@ -420,8 +411,8 @@ def feature_sets_extract_perturbed(feature_sets, *, perturbations, seed=0, proba
                                                     "mask_sha256": hashlib.sha256(array.tobytes()).hexdigest()}
                         masks[(fs.pk, perturbation)] = str(path)
                 if masks:
-                    jobs.append(ExtractionJob(image=str(volume_path), masks=masks, job_id=(series_pk, profile_pk)))
+                    jobs.append(radiomics_compute.ExtractionJob(image=str(volume_path), masks=masks, job_id=(series_pk, profile_pk)))
             if jobs:
                 params = ExtractionProfile.objects.get(pk=profile_pk).params
-                BatchExtractor(params, n_workers=workers).run(jobs, progress=on_result)
+                radiomics_compute.BatchExtractor(params, n_workers=workers).run(jobs, progress=on_result)
     return out

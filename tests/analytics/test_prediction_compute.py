@@ -29,7 +29,7 @@ from analytics.compute.prediction import (MODELS, AnalysisError, CalibrationWarn
                                           logistic_recalibration, minimum_minority, rad_score, rad_score_formula,
                                           roc_on_grid, roc_plot_svg, run_prediction, score_patients,
                                           validate_prediction_spec)
-from analytics.compute.survival.run import canonical_csv
+from analytics.compute.survival.runner import canonical_csv
 
 FAST_CV = {"outer_folds": 3, "inner_folds": 3, "repeats": 1}
 

@@ -7,7 +7,7 @@ import pytest
 from lifelines import CoxTimeVaryingFitter, KaplanMeierFitter
 
 from analytics.compute.survival import AnalysisError, SpecError, SubjectRecord, run, validate_spec
-from analytics.compute.survival.run import split_time_varying
+from analytics.compute.survival.runner import split_time_varying
 
 T0 = date(2022, 1, 3)
 

@@ -13,7 +13,7 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test, propor
 from lifelines.utils import median_survival_times
 
 from analytics.compute.survival import AnalysisError, SubjectRecord, run
-from analytics.compute.survival.run import canonical_csv, sha256_of
+from analytics.compute.survival.runner import canonical_csv, sha256_of
 
 T0 = date(2020, 1, 6)
 TOL = 1e-9

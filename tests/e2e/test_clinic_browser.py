@@ -25,6 +25,13 @@ def test_a_confirmation_scan_arrives_and_waits_for_its_reading(live_server, page
     scan_date = assessment.confirmation_earliest + dt.timedelta(days=2)
 
     login(page, live_server, "nurse")
+    page.goto(f"{live_server.url}/patients/")  # flow 1: find the patient with the search box, read the status
+    with page.expect_response(lambda r: "q=IUPD" in r.url and r.request.headers.get("hx-request")):
+        page.get_by_role("searchbox", name="Study ID").fill("IUPD")
+    row = page.locator("#patient-table tbody tr", has_text="E2E-IUPD")
+    assert row.locator("[data-current-response]").get_attribute("data-current-response") == "iUPD"
+    assert "confirm" in row.inner_text()
+    page.goto(f"{live_server.url}/")
     worklist = page.locator("#worklist-table")
     assert "E2E-IUPD" in worklist.inner_text() and "Confirmation scan due" in worklist.inner_text()
     shot("worklist-confirmation-due")
@@ -101,3 +108,29 @@ def test_every_page_passes_axe_and_fits_a_tablet(live_server, browser, width, dj
         assert page.evaluate("document.activeElement.textContent").strip() == "Skip to the content"
     finally:
         context.close()
+
+
+def test_cohort_plots_render_and_download_as_svg(live_server, page, shot, django_capture_on_commit_callbacks):
+    UserFactory(username="nurse", password="pw-for-tests")
+    for k in range(4):
+        patient_with_scans([(-5, 100), (56, 60 + 20 * k)], start=dt.date.today() - dt.timedelta(days=90 + k),
+                           study_id=f"E2E-COH-{k}")
+    login(page, live_server, "nurse")
+    page.goto(f"{live_server.url}/analytics/cohort/")
+    for figure in ("#waterfall svg", "#swimmer svg"):
+        assert page.locator(figure).count() == 1
+    assert page.locator("#waterfall svg rect[fill='#56B4E9']").count() >= 1  # an iPR bar
+    assert "E2E-COH-3" in page.locator("#swimmer").inner_text()
+    shot("cohort")
+    with page.expect_download() as download:
+        page.locator("#waterfall-card").get_by_role("link", name="Download SVG").click()
+    path = download.value.path()
+    assert download.value.suggested_filename == "radimmuno-waterfall.svg"
+    assert open(path, encoding="utf-8").read().startswith("<svg")
+    with page.expect_download() as png:
+        page.locator("#waterfall-card").get_by_role("button", name="Download PNG").click()
+    assert png.value.suggested_filename == "radimmuno-waterfall.png"
+    assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    page.goto(f"{live_server.url}/patients/{patient_with_scans([(-5, 100), (56, 70)], study_id='E2E-SPIDER')[0].pk}/")
+    page.locator("#response-panel figure svg").wait_for()  # the spider plot
+    assert "day 56: −30.0 % (iPR)" in page.locator("#response-panel figure svg").inner_html()

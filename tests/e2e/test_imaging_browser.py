@@ -30,6 +30,10 @@ def test_upload_a_study_then_see_its_features(live_server, page, tmp_path, setti
     job.get_by_text("Done").first.wait_for(timeout=60_000)
     assert "13" in job.inner_text()  # 12 slices + the SEG stored
     assert Series.objects.filter(modality="CT").count() == 1 and Segment.objects.count() == 2
+    page.evaluate("window.__marker = 'no reload'")
+    job.locator("#job-radiomics", has_text="done").wait_for(timeout=120_000)  # the job card follows the extraction
+    assert "2 of 2 feature sets extracted" in job.inner_text()
+    assert page.evaluate("window.__marker") == "no reload"
 
     page.goto(f"{live_server.url}/imaging/patients/{patient.pk}/radiomics/")
     table = page.locator("#radiomics-status").inner_text()

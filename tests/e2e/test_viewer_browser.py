@@ -8,7 +8,7 @@ from django.core.management import call_command
 from PIL import Image
 
 from imaging.models import Segment, Series
-from tests.e2e.conftest import login
+from tests.e2e.conftest import axe_violations, login
 from tests.factories import UserFactory
 from tests.imaging.test_ingest_helpers import patient_with_mrn, write_study
 
@@ -46,3 +46,4 @@ def test_scroll_to_the_key_slice_and_see_the_outline(live_server, page, shot, tm
     page.select_option("#viewer-window", "lung")
     page.wait_for_function("document.getElementById('viewer-img').src.includes('window=lung')")
     assert "window=lung" in page.url
+    assert axe_violations(page) == []  # the viewer passes the same accessibility check as every page

@@ -14,18 +14,34 @@ folds), nested cross-validation, the permuted-label control and its leak rule, t
 seeds in :mod:`.validation`, the metrics and their references in :mod:`.metrics`, the final model, Rad-score and
 importance in :mod:`.final`, the result keys in :func:`run_prediction`.
 """
-from .final import FinalModel, dump_model, feature_importance, load_model, rad_score, rad_score_formula, score_patients
-from .metrics import (auc, bootstrap_auc, brier_score, calibration_slope_intercept, calibration_table,
-                      logistic_recalibration, roc_on_grid, threshold_metrics)
 from .model import (LINEAR_MODELS, MODELS, SELECTION_METHODS, AnalysisError, BootstrapWarning, CalibrationWarning,
                     NoFeaturesLeftError, PredictionWarning, SpecError)
-from .pipeline import (GRIDS, BatchHarmoniser, CorrelationFilter, L1Selector, NamedFeatureDropper, UnivariateSelector,
-                       build_pipeline, build_search, describe_pipeline, param_grid, selected_features)
-from .plots import calibration_plot_svg, importance_plot_svg, roc_plot_svg
-from .run import canonical_table_csv, input_sha256, prepare_data, run_prediction
 from .spec import PREDICTION_KEYS, validate_prediction_spec
-from .validation import (LEAK_TOLERANCE, NestedCV, check_class_counts, leak_assessment, minimum_minority,
-                         permuted_label_control)
+
+#: scikit-learn, scipy, pandas and matplotlib load on first use of these: the spec check and the errors (the
+#: analyses' forms, a web process's start-up) must not load them.
+_LAZY = {
+    **dict.fromkeys(["FinalModel", "dump_model", "feature_importance", "load_model", "rad_score", "rad_score_formula",
+                     "score_patients"], ".final"),
+    **dict.fromkeys(["auc", "bootstrap_auc", "brier_score", "calibration_slope_intercept", "calibration_table",
+                     "logistic_recalibration", "roc_on_grid", "threshold_metrics"], ".metrics"),
+    **dict.fromkeys(["GRIDS", "BatchHarmoniser", "CorrelationFilter", "L1Selector", "NamedFeatureDropper",
+                     "UnivariateSelector", "build_pipeline", "build_search", "describe_pipeline", "param_grid",
+                     "selected_features"], ".pipeline"),
+    **dict.fromkeys(["calibration_plot_svg", "importance_plot_svg", "roc_plot_svg"], ".plots"),
+    **dict.fromkeys(["canonical_table_csv", "input_sha256", "prepare_data", "run_prediction"], ".run"),
+    **dict.fromkeys(["LEAK_TOLERANCE", "NestedCV", "check_class_counts", "leak_assessment", "minimum_minority",
+                     "permuted_label_control"], ".validation"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "validate_prediction_spec", "PREDICTION_KEYS", "run_prediction", "input_sha256", "canonical_table_csv",

@@ -84,7 +84,7 @@ def prepare_data(X, y):
 
 
 def canonical_table_csv(X, y):
-    """The analysed table as canonical CSV text, as :func:`analytics.compute.survival.run.canonical_csv` writes it:
+    """The analysed table as canonical CSV text, as :func:`analytics.compute.survival.runner.canonical_csv` writes it:
     a ``patient_id`` column, the features in column order (floats as ``repr``), then ``outcome`` (0/1); rows
     sorted by patient id, ``\\n`` line ends."""
     order = np.argsort(np.asarray(X.index), kind="mergesort")

@@ -30,9 +30,19 @@ Result (every float finite or ``None``; ``json.dumps(result, allow_nan=False)`` 
 """
 from .endpoints import ENDPOINTS, derive_endpoint
 from .model import AnalysisError, SpecError, SubjectRecord
-from .plots import forest_plot_svg, km_plot_svg
-from .run import run
 from .spec import KINDS, RESPONSE_GROUPS, validate_spec
+
+#: The fitting (lifelines, scipy) and the figures (matplotlib) load on first use: importing this package for its
+#: spec checks and errors (the analyses' forms, the prediction selectors) must not load them.
+_LAZY = {"run": ".runner", "km_plot_svg": ".plots", "forest_plot_svg": ".plots"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "SubjectRecord", "SpecError", "AnalysisError", "validate_spec", "derive_endpoint", "run", "km_plot_svg",
