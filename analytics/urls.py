@@ -7,6 +7,7 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("worklist/alerts/<int:pk>/acknowledge/", views.worklist_acknowledge, name="worklist-acknowledge"),
     path("cohort/", views.cohort, name="cohort"),
+    path("cohort/km/", views.cohort_km, name="cohort-km"),
     path("analyses/", views.analyses, name="analyses"),
     path("analyses/<int:pk>/", views.analysis_run, name="analysis-run"),
     path("analyses/<int:pk>/report/", views.analysis_run_report, name="analysis-run-report"),

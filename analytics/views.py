@@ -236,6 +236,46 @@ def _cohort_waterfall(queryset, params):
     return cached
 
 
+KM_GROUPS = [("", "No grouping"), ("sex", "Sex"), ("tumour_type", "Tumour type"), ("drug_class", "Drug class"),
+             ("ecog_baseline", "Baseline ECOG"), ("line_of_therapy", "Line of therapy")]
+
+
+@login_required
+@require_GET
+def cohort_km(request):
+    """The cohort's Kaplan–Meier curves with the numbers at risk, for an endpoint and a grouping, under the cohort
+    filters (the same derivation as the survival analyses: ``survival_records`` + ``analytics.compute.survival``).
+    Cached until an assessment of the selection is recomputed; loaded into the cohort page after it (lifelines and
+    matplotlib are loaded by the first one)."""
+    from .compute import survival as survival_compute  # noqa: PLC0415 - the fitting loads on first use
+
+    endpoint = request.GET.get("km_endpoint", "os")
+    endpoint = endpoint if endpoint in survival_compute.ENDPOINTS else "os"
+    group = request.GET.get("km_group", "")
+    group = group if group in dict(KM_GROUPS) else ""
+    cohort = {name: [request.GET[name]] for name in ("site", "tumour_type") if request.GET.get(name)}
+    spec = {"kind": "km", "endpoint": endpoint, "cohort": cohort, **({"group_by": group} if group else {})}
+    stamp = selectors.cohort_assessments().aggregate(n=Count("pk"), latest=Max("computed_at"))
+    key = "cohort-km:" + hashlib.sha256(json.dumps([spec, stamp["n"], str(stamp["latest"])],
+                                                   sort_keys=True).encode()).hexdigest()
+    context = cache.get(key)
+    if context is None:
+        try:
+            normalised = survival_compute.validate_spec(spec)
+            selectors.survival_spec_check(normalised)
+            result = survival_compute.run(normalised, selectors.survival_records(spec=normalised))
+            context = {"svg": survival_compute.km_plot_svg(result), "error": "",
+                       "n": result.get("n"), "events": result.get("events")}
+        except (survival_compute.SpecError, survival_compute.AnalysisError) as exc:
+            context = {"svg": "", "error": str(exc), "n": None, "events": None}
+        cache.set(key, context, timeout=24 * 3600)
+    query = request.GET.copy()
+    context = {**context, "endpoint": endpoint, "group": group, "groups": KM_GROUPS, "query": query.urlencode(),
+               "endpoints": [(e, survival_compute.ENDPOINT_LABELS[e]) for e in survival_compute.ENDPOINTS],
+               "site": request.GET.get("site", ""), "tumour_type": request.GET.get("tumour_type", "")}
+    return render_page(request, "analytics/cohort_km.html", "analytics/partials/cohort_km.html", context)
+
+
 @login_required
 @require_GET
 def cohort(request):

@@ -37,7 +37,10 @@ class PatientFilterSet(django_filters.FilterSet):
         fields = ["q", "site", "tumour_type", "drug_class", "response", "flag"]
 
     def filter_response(self, queryset, name, value):
-        return queryset.with_current_response().filter(current_response=value) if value else queryset
+        if not value:
+            return queryset
+        return queryset.filter(response_assessments__is_latest=True,  # a join on an index, not a subquery per row
+                               response_assessments__current_irecist=value)
 
     def filter_flag(self, queryset, name, value):
         """A flag of any of the patient's ICI regimens (stored by the analytics app, reached by relation name)."""

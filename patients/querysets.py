@@ -36,7 +36,7 @@ class PatientQuerySet(models.QuerySet):
         if "current_response" in self.query.annotations:
             return self
         assessments = self.model._meta.get_field("response_assessments").related_model._default_manager
-        latest = assessments.filter(patient=models.OuterRef("pk"), status="done").order_by("-regimen__start_date")
+        latest = assessments.filter(patient=models.OuterRef("pk"), is_latest=True).order_by()
         return self.annotate(**{name: models.Subquery(latest.values(field)[:1]) for name, field in (
             ("current_response", "current_irecist"), ("current_response_date", "current_date"),
             ("scan_awaiting_read", "awaiting_read_from"), ("iupd_open", "iupd_awaiting_confirmation"))})

@@ -53,6 +53,9 @@ class ResponseAssessment(BackgroundJob):
     current_date = models.DateField(null=True, blank=True, help_text="The latest read assessment.")
     current_recist = models.CharField("current RECIST 1.1 response", max_length=20, blank=True)
     current_irecist = models.CharField("current iRECIST response", max_length=20, blank=True)
+    is_latest = models.BooleanField(
+        default=False, db_index=True,
+        help_text="The assessment of the patient's most recent ICI regimen: the patient list's current response.")
     next_scan_due = models.DateField(
         null=True, blank=True,
         help_text="The confirmation window's start when an iUPD is open, else the latest read scan plus "

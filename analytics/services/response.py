@@ -29,7 +29,10 @@ def response_request(*, patient):
     _drop_non_ici(patient, regimens)
     irae_alerts_sync(patient_id=patient.pk)
     for regimen in regimens:
-        assessment, _ = ResponseAssessment.objects.get_or_create(patient=patient, regimen=regimen)
+        assessment, _ = ResponseAssessment.objects.get_or_create(
+            patient=patient, regimen=regimen, defaults={"is_latest": regimen == regimens[-1]})
+        if assessment.is_latest != (regimen == regimens[-1]):
+            ResponseAssessment.objects.filter(pk=assessment.pk).update(is_latest=regimen == regimens[-1])
         assessment.enqueue()
 
 
@@ -49,9 +52,13 @@ def response_request_patients(*, patient_ids):
 
 
 def _drop_non_ici(patient, regimens):
-    """A regimen that no longer contains an ICI has no response assessment (and no open alert)."""
+    """A regimen that no longer contains an ICI has no response assessment (and no open alert); the most recent
+    ICI regimen's assessment is the patient's current one (``is_latest``)."""
     ResponseAssessment.objects.filter(patient=patient).exclude(regimen__in=regimens).delete()
     alerts_resolve_for_regimens(patient=patient, keep=regimens, resolution="the regimen has no checkpoint inhibitor")
+    if regimens:  # oldest first
+        ResponseAssessment.objects.filter(patient=patient).exclude(regimen=regimens[-1]).filter(
+            is_latest=True).update(is_latest=False)
 
 
 def response_recompute(assessment, *, options=None):
@@ -181,9 +188,11 @@ def response_recompute_patients(patients):
     done = 0
     for patient in patients:
         irae_alerts_sync(patient_id=patient.pk)
-        for regimen in ici_regimens(patient):
+        regimens = ici_regimens(patient)
+        for regimen in regimens:
             assessment, _ = ResponseAssessment.objects.get_or_create(patient=patient, regimen=regimen)
             fields = response_recompute(assessment)
+            fields["is_latest"] = regimen == regimens[-1]
             fields.update(status="done", started_at=timezone.now(), finished_at=timezone.now(), error="")
             ResponseAssessment.objects.filter(pk=assessment.pk).update(**fields)
             done += 1

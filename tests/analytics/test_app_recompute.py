@@ -151,3 +151,19 @@ def test_the_next_scan_is_due_one_interval_after_the_latest(settings, django_cap
             patient=patient, date=tps[0].date + dt.timedelta(days=60), kind="follow-up")[0], size_mm=Decimal(40))
     a = assessment_of(patient)
     assert a.next_scan_due == tps[0].date + dt.timedelta(days=60 + 42)  # the scan taken counts, read or not
+
+
+def test_the_current_assessment_is_the_most_recent_regimens(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        patient, first, *_ = patient_with_scans([(-5, 100), (56, 60)], start=dt.date(2023, 1, 10))
+    assert ResponseAssessment.objects.get(patient=patient).is_latest
+    with django_capture_on_commit_callbacks(execute=True):
+        second = RegimenFactory(patient=patient, start_date=dt.date(2024, 6, 1), line_of_therapy=2,
+                                agents=["nivolumab"])
+    latest = dict(ResponseAssessment.objects.filter(patient=patient).values_list("regimen_id", "is_latest"))
+    assert latest == {first.pk: False, second.pk: True}
+    from patients.models import Patient
+
+    assert Patient.objects.with_current_response().get(pk=patient.pk).current_response == ""  # line 2: no scan read
+    assert not Patient.objects.filter(pk=patient.pk, response_assessments__is_latest=True,
+                                      response_assessments__current_irecist="iPR").exists()

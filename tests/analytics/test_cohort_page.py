@@ -76,3 +76,27 @@ def test_cohort_query_count_does_not_grow(client_logged_in, django_capture_on_co
         for k in range(1, 6):
             patient_with_scans([(-5, 100), (56, 60)], study_id=f"Q-{k}")
     assert count() == small <= 12
+
+
+def test_kaplan_meier_under_the_cohort_filters(client_logged_in, htmx_headers, django_capture_on_commit_callbacks):
+    from tests.factories import OutcomeFactory
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for k in range(6):
+            patient, *_ = patient_with_scans([(-5, 100), (56, 60)], start=dt.date(2024, 1, 10), study_id=f"KM-{k}")
+            OutcomeFactory(patient=patient, last_contact_date=dt.date(2024, 3, 1) + dt.timedelta(days=40 * k),
+                           vital_status="dead" if k % 2 else "alive",
+                           death_date=dt.date(2024, 3, 1) + dt.timedelta(days=40 * k) if k % 2 else None)
+    page = client_logged_in.get("/analytics/cohort/").content.decode()
+    assert 'hx-get="/analytics/cohort/km/?' in page  # loaded after the page
+    fragment = client_logged_in.get("/analytics/cohort/km/?km_endpoint=os", **htmx_headers)
+    body = fragment.content.decode()
+    assert "<!doctype" not in body and "<svg" in body and "6 patients, 3 events" in body
+    one_sex = client_logged_in.get("/analytics/cohort/km/?km_group=sex", **htmx_headers).content.decode()
+    assert "No Kaplan–Meier curve" in one_sex and "single level" in one_sex  # the analysis's own reason
+    again = client_logged_in.get("/analytics/cohort/km/?km_endpoint=os", **htmx_headers)
+    assert again.content == fragment.content  # cached until an assessment is recomputed
+    bad = client_logged_in.get("/analytics/cohort/km/?km_endpoint=nope&km_group=nope", **htmx_headers)
+    assert bad.status_code == 200 and "overall survival" in bad.content.decode()  # unknown choices fall back
+    nobody = client_logged_in.get("/analytics/cohort/km/?site=NOWHERE", **htmx_headers).content.decode()
+    assert "No Kaplan–Meier curve for this selection" in nobody

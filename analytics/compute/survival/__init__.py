@@ -28,7 +28,7 @@ Result (every float finite or ``None``; ``json.dumps(result, allow_nan=False)`` 
   ``violated``}], ``ties: "efron"``, ``log_likelihood``; ``cox_tv`` also ``n_intervals`` and ``exposed``
   (patients whose irAE switched the covariate on), with ``concordance`` ``None`` and ``ph_test`` empty.
 """
-from .endpoints import ENDPOINTS, derive_endpoint
+from .endpoints import ENDPOINT_LABELS, ENDPOINTS, derive_endpoint
 from .model import AnalysisError, SpecError, SubjectRecord
 from .spec import KINDS, RESPONSE_GROUPS, validate_spec
 
@@ -46,5 +46,5 @@ def __getattr__(name):
 
 __all__ = [
     "SubjectRecord", "SpecError", "AnalysisError", "validate_spec", "derive_endpoint", "run", "km_plot_svg",
-    "forest_plot_svg", "ENDPOINTS", "KINDS", "RESPONSE_GROUPS",
+    "forest_plot_svg", "ENDPOINTS", "ENDPOINT_LABELS", "KINDS", "RESPONSE_GROUPS",
 ]
