@@ -6,7 +6,7 @@ patient's study ID and ``site`` the site code, as in ``patients``.
 """
 import django_filters
 
-from patients.choices import TumourType
+from patients.choices import DrugClass, TumourType
 from radimmuno.jobs import JobStatus
 
 from .models import AnalysisRun, DeltaFeature, FeatureRobustness, ResponseAssessment, TimepointResponse
@@ -18,6 +18,8 @@ class ResponseAssessmentFilterSet(django_filters.FilterSet):
     site = django_filters.CharFilter(field_name="patient__site__code")
     tumour_type = django_filters.ChoiceFilter(field_name="patient__tumour_type", choices=TumourType.choices,
                                               empty_label="All tumour types")
+    drug_class = django_filters.ChoiceFilter(method="filter_drug_class", choices=DrugClass.choices,
+                                             label="Drug class", empty_label="All drug classes")
     worklist = django_filters.ChoiceFilter(
         method="filter_worklist", label="Worklist",
         choices=[("all", "all alerts"), ("to-read", "scan awaiting reading"),
@@ -29,6 +31,10 @@ class ResponseAssessmentFilterSet(django_filters.FilterSet):
         model = ResponseAssessment
         fields = ["patient", "site", "tumour_type", "status", "recist_bor", "irecist_ibor", "pseudoprogression",
                   "hyperprogression_any", "dissociated_any", "iupd_awaiting_confirmation", "current_irecist"]
+
+    def filter_drug_class(self, queryset, name, value):
+        """The regimen assessed contains a drug of this class."""
+        return queryset.filter(regimen__agents__drug_class=value).distinct() if value else queryset
 
     def filter_worklist(self, queryset, name, value):
         return queryset.filter(pk__in=worklist(kind=None if value == "all" else value).values("pk"))

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from imaging import selectors as imaging_selectors
-from patients.choices import TumourType
+from patients.choices import DrugClass, TumourType
 from patients.models import Patient, Site
 from patients.selectors import patient_header
 from radimmuno.htmx import render_page
@@ -226,7 +226,7 @@ def _cohort_waterfall(queryset, params):
     the filters, the row count and the latest computation time), so a cohort of 10,000 is drawn once per change."""
     stamp = queryset.order_by().aggregate(n=Count("pk"), latest=Max("computed_at"))
     key = "cohort-waterfall:" + hashlib.sha256(json.dumps(
-        [sorted((k, v) for k, v in params.items() if k in ("site", "tumour_type")), stamp["n"],
+        [sorted((k, v) for k, v in params.items() if k in ("site", "tumour_type", "drug_class")), stamp["n"],
          str(stamp["latest"])]).encode()).hexdigest()
     cached = cache.get(key)
     if cached is None:
@@ -253,7 +253,7 @@ def cohort_km(request):
     endpoint = endpoint if endpoint in survival_compute.ENDPOINTS else "os"
     group = request.GET.get("km_group", "")
     group = group if group in dict(KM_GROUPS) else ""
-    cohort = {name: [request.GET[name]] for name in ("site", "tumour_type") if request.GET.get(name)}
+    cohort = {name: [request.GET[name]] for name in ("site", "tumour_type", "drug_class") if request.GET.get(name)}
     spec = {"kind": "km", "endpoint": endpoint, "cohort": cohort, **({"group_by": group} if group else {})}
     stamp = selectors.cohort_assessments().aggregate(n=Count("pk"), latest=Max("computed_at"))
     key = "cohort-km:" + hashlib.sha256(json.dumps([spec, stamp["n"], str(stamp["latest"])],
@@ -272,7 +272,8 @@ def cohort_km(request):
     query = request.GET.copy()
     context = {**context, "endpoint": endpoint, "group": group, "groups": KM_GROUPS, "query": query.urlencode(),
                "endpoints": [(e, survival_compute.ENDPOINT_LABELS[e]) for e in survival_compute.ENDPOINTS],
-               "site": request.GET.get("site", ""), "tumour_type": request.GET.get("tumour_type", "")}
+               "site": request.GET.get("site", ""), "tumour_type": request.GET.get("tumour_type", ""),
+               "drug_class": request.GET.get("drug_class", "")}
     return render_page(request, "analytics/cohort_km.html", "analytics/partials/cohort_km.html", context)
 
 
@@ -285,6 +286,7 @@ def cohort(request):
     ``swimmer``) or, in the browser, as PNG. Lanes are ordered by regimen start, earliest first."""
     filters = ResponseAssessmentFilterSet(request.GET, queryset=selectors.cohort_assessments())  # as the API
     site, tumour_type = filters.form.data.get("site", ""), filters.form.data.get("tumour_type", "")
+    drug_class = filters.form.data.get("drug_class", "")
     queryset = filters.qs
     download = request.GET.get("download")
     swimmer_only = (getattr(request, "htmx", None) and not request.htmx.boosted) or download == "swimmer"
@@ -304,6 +306,7 @@ def cohort(request):
         "waterfall": waterfall, "swimmer": swimmer,
         "n": n, "n_measured": n_measured, "lanes": page, "query": query.urlencode(),
         "site": site, "tumour_type": tumour_type, "sites": Site.objects.all(), "tumour_types": TumourType.choices,
+        "drug_class": drug_class, "drug_classes": DrugClass.choices,
     }
     return render_page(request, "analytics/cohort.html", "analytics/partials/swimmer.html", context)
 

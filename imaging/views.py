@@ -124,7 +124,18 @@ def patient_radiomics(request, pk):
                                segment__segmentation__image_series__study__patient=patient)
         services.feature_set_retry(feature_set=fs)
     feature_sets = list(selectors.feature_sets_for_patient(patient))
-    context = {"patient": patient, "feature_sets": feature_sets,
+    dates = sorted({fs.segment.segmentation.image_series.study.study_date for fs in feature_sets}, key=lambda d: (d is None, d))
+    grid = {}
+    for fs in feature_sets:  # lesion x scan: how many feature sets are done, extracting, failed
+        label = fs.segment.lesion.label if fs.segment.lesion else f"segment {fs.segment.number} (not mapped)"
+        cell = grid.setdefault(label, {d: None for d in dates})
+        date = fs.segment.segmentation.image_series.study.study_date
+        cell[date] = cell[date] or {"done": 0, "unfinished": 0, "failed": 0}
+        cell[date]["done" if fs.status == "done" else "failed" if fs.status == "failed" else "unfinished"] += 1
+    context = {"patient": patient, "feature_sets": feature_sets, "grid_dates": dates,
+               # every feature set's row: open on its own page, and on the patient page when one failed
+               "expanded": any(fs.status == "failed" for fs in feature_sets) or not getattr(request, "htmx", None),
+               "grid": [(label, [cells[d] for d in dates]) for label, cells in sorted(grid.items())],
                "unfinished": any(not fs.is_finished for fs in feature_sets),
                "can_retry": request.user.has_perm("imaging.change_featureset")}
     return render_page(request, "imaging/patient_radiomics.html", "imaging/partials/radiomics_status.html", context)

@@ -100,3 +100,15 @@ def test_kaplan_meier_under_the_cohort_filters(client_logged_in, htmx_headers, d
     assert bad.status_code == 200 and "overall survival" in bad.content.decode()  # unknown choices fall back
     nobody = client_logged_in.get("/analytics/cohort/km/?site=NOWHERE", **htmx_headers).content.decode()
     assert "No Kaplan–Meier curve for this selection" in nobody
+
+
+def test_cohort_filters_by_drug_class(client_logged_in, django_capture_on_commit_callbacks):
+    from patients.models import Drug
+
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_with_scans([(-5, 100), (56, 60)], study_id="PD1-1")  # pembrolizumab
+        ctla4, *_ = patient_with_scans([(-5, 100), (56, 70)], study_id="CTLA4-1")
+        ctla4.regimens.get().agents.set(Drug.objects.filter(name="ipilimumab"))
+    page = client_logged_in.get("/analytics/cohort/?drug_class=anti_ctla4").content.decode()
+    assert "CTLA4-1: " in page and "PD1-1: " not in page and "1 assessed regimen" in page
+    assert 'hx-get="/analytics/cohort/km/?drug_class=anti_ctla4"' in page

@@ -111,3 +111,11 @@ def test_panels_need_a_login(client):
     for panel in ("measurements", "scans"):
         response = client.get(f"/imaging/patients/{patient.pk}/{panel}/")
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_radiomics_grid_per_lesion_and_scan(client_logged_in, htmx_headers):
+    patient = scanned(2, status="failed")
+    fragment = client_logged_in.get(f"/imaging/patients/{patient.pk}/radiomics/", **htmx_headers).content.decode()
+    assert "<html" not in fragment and 'class="data radiomics-grid"' in fragment
+    assert fragment.count("1 failed") == 2 and "2023-01-25" in fragment and "2023-03-22" in fragment
+    assert "<details open>" in fragment  # the failures' detail (and retry, for curators) is shown

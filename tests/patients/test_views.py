@@ -105,7 +105,7 @@ def test_list_query_count_does_not_grow_with_the_cohort(client_logged_in, htmx_h
 
 PANELS = ("/imaging/patients/{pk}/measurements/", "/imaging/patients/{pk}/scans/",
           "/analytics/patients/{pk}/response/", "/analytics/patients/{pk}/deltas/", "/analytics/patients/{pk}/models/",
-          "/analytics/patients/{pk}/history/", "/analytics/patients/{pk}/timeline/")
+          "/analytics/patients/{pk}/history/", "/analytics/patients/{pk}/timeline/", "/imaging/patients/{pk}/radiomics/")
 
 
 def test_patient_page_shows_everything(client_logged_in, htmx_headers, django_capture_on_commit_callbacks):
@@ -138,7 +138,7 @@ def test_target_sums_shown_are_the_engines_stored_results(client_logged_in, htmx
         patient = full_patient("STORED-1")
     TimepointResponse.objects.filter(assessment__patient=patient, timepoint__kind="follow-up").update(
         target_sum_mm=Decimal("43.5"))
-    grid, scans, response, deltas, models, history, course = (
+    grid, scans, response, deltas, models, history, course, radiomics = (
         client_logged_in.get(url.format(pk=patient.pk), **htmx_headers).content.decode() for url in PANELS)
     page = client_logged_in.get(f"/patients/{patient.pk}/").content.decode()
     assert '"nowrap">43.5 mm</td>' in response and ">42 mm</td>" not in response
