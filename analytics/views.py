@@ -155,12 +155,10 @@ WORKLIST_SCOPES = [("active", "Living patients on an ongoing regimen"), ("all", 
 
 
 def _worklist_filters(data):
-    sections = dict(selectors.WORKLIST_SECTIONS)
-    section = data.get("section") or data.get("kind", "")  # ?kind= is the older name
-    section = {"awaiting": "confirmations"}.get(section, section)
+    section = selectors.worklist_section(data.get("section") or data.get("kind", ""))  # ?kind=: the older name
     status = data.get("status", "open")
     scope = data.get("scope", "active")
-    return {"section": section if section in sections else "",
+    return {"section": section,
             "status": status if status in dict(WORKLIST_STATUSES) else "open",
             "scope": scope if scope in dict(WORKLIST_SCOPES) else "active",
             "site": data.get("site", "")}
@@ -221,19 +219,29 @@ def worklist_acknowledge(request, pk):
 SWIMMER_LANES_PER_PAGE = 50
 
 
+COHORT_FILTERS = ("site", "tumour_type", "drug_class")
+
+
+def _cached_until_recomputed(name, parts, assessments, compute):
+    """``compute()``, cached until an assessment of ``assessments`` is recomputed: the key holds ``parts`` (what was
+    asked), the row count and the latest computation time, so a cohort of 10,000 is drawn once per change."""
+    stamp = assessments.order_by().aggregate(n=Count("pk"), latest=Max("computed_at"))
+    key = f"{name}:" + hashlib.sha256(json.dumps([parts, stamp["n"], str(stamp["latest"])], sort_keys=True,
+                                                 default=str).encode()).hexdigest()
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=24 * 3600)
+    return value
+
+
 def _cohort_waterfall(queryset, params):
-    """The waterfall SVG and its counts, cached until an assessment of the selection is recomputed (the key holds
-    the filters, the row count and the latest computation time), so a cohort of 10,000 is drawn once per change."""
-    stamp = queryset.order_by().aggregate(n=Count("pk"), latest=Max("computed_at"))
-    key = "cohort-waterfall:" + hashlib.sha256(json.dumps(
-        [sorted((k, v) for k, v in params.items() if k in ("site", "tumour_type", "drug_class")), stamp["n"],
-         str(stamp["latest"])]).encode()).hexdigest()
-    cached = cache.get(key)
-    if cached is None:
+    """The waterfall SVG and its counts (bars, of which with a measurable change)."""
+    def draw():
         bars = selectors.cohort_waterfall_bars(queryset)
-        cached = (svgplots.waterfall_svg(bars) if bars else "", len(bars), sum(1 for b in bars if b[1] is not None))
-        cache.set(key, cached, timeout=24 * 3600)
-    return cached
+        return (svgplots.waterfall_svg(bars) if bars else "", len(bars), sum(1 for b in bars if b[1] is not None))
+
+    return _cached_until_recomputed("cohort-waterfall", {k: params.get(k, "") for k in COHORT_FILTERS}, queryset, draw)
 
 
 KM_GROUPS = [("", "No grouping"), ("sex", "Sex"), ("tumour_type", "Tumour type"), ("drug_class", "Drug class"),
@@ -253,27 +261,24 @@ def cohort_km(request):
     endpoint = endpoint if endpoint in survival_compute.ENDPOINTS else "os"
     group = request.GET.get("km_group", "")
     group = group if group in dict(KM_GROUPS) else ""
-    cohort = {name: [request.GET[name]] for name in ("site", "tumour_type", "drug_class") if request.GET.get(name)}
+    cohort = {name: [request.GET[name]] for name in COHORT_FILTERS if request.GET.get(name)}
     spec = {"kind": "km", "endpoint": endpoint, "cohort": cohort, **({"group_by": group} if group else {})}
-    stamp = selectors.cohort_assessments().aggregate(n=Count("pk"), latest=Max("computed_at"))
-    key = "cohort-km:" + hashlib.sha256(json.dumps([spec, stamp["n"], str(stamp["latest"])],
-                                                   sort_keys=True).encode()).hexdigest()
-    context = cache.get(key)
-    if context is None:
+
+    def fit():
         try:
             normalised = survival_compute.validate_spec(spec)
             selectors.survival_spec_check(normalised)
             result = survival_compute.run(normalised, selectors.survival_records(spec=normalised))
-            context = {"svg": survival_compute.km_plot_svg(result), "error": "",
-                       "n": result.get("n"), "events": result.get("events")}
+            return {"svg": survival_compute.km_plot_svg(result), "error": "", "n": result.get("n"),
+                    "events": result.get("events")}
         except (survival_compute.SpecError, survival_compute.AnalysisError) as exc:
-            context = {"svg": "", "error": str(exc), "n": None, "events": None}
-        cache.set(key, context, timeout=24 * 3600)
+            return {"svg": "", "error": str(exc), "n": None, "events": None}
+
+    context = _cached_until_recomputed("cohort-km", spec, selectors.cohort_assessments(), fit)
     query = request.GET.copy()
     context = {**context, "endpoint": endpoint, "group": group, "groups": KM_GROUPS, "query": query.urlencode(),
                "endpoints": [(e, survival_compute.ENDPOINT_LABELS[e]) for e in survival_compute.ENDPOINTS],
-               "site": request.GET.get("site", ""), "tumour_type": request.GET.get("tumour_type", ""),
-               "drug_class": request.GET.get("drug_class", "")}
+               **{name: request.GET.get(name, "") for name in COHORT_FILTERS}}
     return render_page(request, "analytics/cohort_km.html", "analytics/partials/cohort_km.html", context)
 
 

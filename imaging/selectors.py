@@ -86,6 +86,22 @@ def feature_sets_for_patient(patient):
                       "region"))
 
 
+def feature_set_grid(feature_sets):
+    """Lesion x scan date of ``feature_sets`` (as ``feature_sets_for_patient`` reads them): ``(dates, rows)``, each
+    row ``(lesion label, [None or {"done", "unfinished", "failed"} counts per date])``. No query."""
+    def date_of(fs):
+        return fs.segment.segmentation.image_series.study.study_date
+
+    dates = sorted({date_of(fs) for fs in feature_sets}, key=lambda d: (d is None, d))
+    grid = {}
+    for fs in feature_sets:
+        label = fs.segment.lesion.label if fs.segment.lesion else f"segment {fs.segment.number} (not mapped)"
+        cell = grid.setdefault(label, dict.fromkeys(dates)).get(date_of(fs)) or {"done": 0, "unfinished": 0, "failed": 0}
+        cell["done" if fs.status == JobStatus.DONE else "failed" if fs.status == JobStatus.FAILED else "unfinished"] += 1
+        grid[label][date_of(fs)] = cell
+    return dates, [(label, [cells[d] for d in dates]) for label, cells in sorted(grid.items())]
+
+
 def feature_table(feature_sets, *, layout="long"):
     """Features as a pandas DataFrame for analytics and export.
 
@@ -411,11 +427,15 @@ def _cached(key, load):
     return value
 
 
+def _viewer_segments(series):
+    return list(Segment.objects.filter(segmentation__image_series=series, voxel_count__gt=0).select_related(
+        "lesion").order_by("segmentation_id", "number"))
+
+
 def series_viewer(*, series):
     """The viewer page's facts about a series: slice count, units, default window, and its segments with their
     lesion labels and key slices (where the RECIST size was proposed)."""
-    segments = list(Segment.objects.filter(segmentation__image_series=series, voxel_count__gt=0).select_related(
-        "lesion").order_by("segmentation_id", "number"))
+    segments = _viewer_segments(series)
     slices = series.geometry["size"][2] if series.geometry else series.instance_count
     is_pet = series.modality == "PT"
     return {"series": series, "slices": slices, "segments": segments,
@@ -433,7 +453,7 @@ def series_slice_png(*, series, z, window):
     if not 0 <= z < array.shape[0]:
         raise IndexError(f"slice {z} is outside this series (0 to {array.shape[0] - 1})")
     overlays = []
-    for segment in series_viewer(series=series)["segments"]:
+    for segment in _viewer_segments(series):
         mask = _cached(("mask", segment.pk, segment.mask_sha256),
                        lambda segment=segment: sitk.GetArrayFromImage(segment_mask(segment)).astype(bool))
         ends = segment.axis_endpoints or {}

@@ -124,18 +124,10 @@ def patient_radiomics(request, pk):
                                segment__segmentation__image_series__study__patient=patient)
         services.feature_set_retry(feature_set=fs)
     feature_sets = list(selectors.feature_sets_for_patient(patient))
-    dates = sorted({fs.segment.segmentation.image_series.study.study_date for fs in feature_sets}, key=lambda d: (d is None, d))
-    grid = {}
-    for fs in feature_sets:  # lesion x scan: how many feature sets are done, extracting, failed
-        label = fs.segment.lesion.label if fs.segment.lesion else f"segment {fs.segment.number} (not mapped)"
-        cell = grid.setdefault(label, {d: None for d in dates})
-        date = fs.segment.segmentation.image_series.study.study_date
-        cell[date] = cell[date] or {"done": 0, "unfinished": 0, "failed": 0}
-        cell[date]["done" if fs.status == "done" else "failed" if fs.status == "failed" else "unfinished"] += 1
-    context = {"patient": patient, "feature_sets": feature_sets, "grid_dates": dates,
+    dates, grid = selectors.feature_set_grid(feature_sets)
+    context = {"patient": patient, "feature_sets": feature_sets, "grid_dates": dates, "grid": grid,
                # every feature set's row: open on its own page, and on the patient page when one failed
                "expanded": any(fs.status == "failed" for fs in feature_sets) or not getattr(request, "htmx", None),
-               "grid": [(label, [cells[d] for d in dates]) for label, cells in sorted(grid.items())],
                "unfinished": any(not fs.is_finished for fs in feature_sets),
                "can_retry": request.user.has_perm("imaging.change_featureset")}
     return render_page(request, "imaging/patient_radiomics.html", "imaging/partials/radiomics_status.html", context)
@@ -200,11 +192,7 @@ def measurement_cell(request, pk, lesion_pk, timepoint_pk):
                                           proposal_status="proposed").first()
         try:
             if proposed is not None:  # the clinician's own value overrides the segmentation's proposal
-                data = form.cleaned_data
-                services.segment_measurement_override(segment=proposed, user=request.user, size_mm=data["size_mm"],
-                                                      status=data["status"])
-                if data.get("non_target_status"):
-                    services.measurement_record(lesion=lesion, timepoint=timepoint, user=request.user, **data)
+                services.segment_measurement_override(segment=proposed, user=request.user, **form.cleaned_data)
             else:
                 services.measurement_record(lesion=lesion, timepoint=timepoint, user=request.user,
                                             **form.cleaned_data)

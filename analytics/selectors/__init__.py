@@ -23,6 +23,7 @@ from .response import (
     worklist,
     worklist_alerts,
     worklist_counts,
+    worklist_section,
 )
 from .survival import (
     analysis_run_data_changed,
@@ -39,7 +40,7 @@ __all__ = [
     "extraction_profile_names", "model_probabilities", "prediction_features", "prediction_table",
     "feature_robustness_latest", "non_robust_features", "robust_features", "robustness_class_summary",
     "alert_flags", "cohort_assessments", "cohort_swimmer_lanes", "cohort_waterfall_bars", "ici_regimens", "is_overdue", "patient_history", "patient_timeline", "response_document", "response_inputs", "worklist",
-    "WORKLIST_SECTIONS", "worklist_alerts", "worklist_counts",
+    "WORKLIST_SECTIONS", "worklist_alerts", "worklist_counts", "worklist_section",
     "analysis_run_data_changed", "analysis_runs", "records_sha256", "survival_cohort", "survival_covariate_names",
     "survival_records", "survival_spec_check",
 ]

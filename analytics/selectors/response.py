@@ -171,7 +171,13 @@ _SECTION_FILTERS = {
     "dissociated": lambda today: Q(kind=AlertKind.DISSOCIATED),
     "irae": lambda today: Q(kind=AlertKind.IRAE),
 }
-_API_KINDS = {"awaiting": "confirmations"}  # the API's older name
+_SECTION_ALIASES = {"awaiting": "confirmations"}  # the older name (API ?worklist=, page ?kind=)
+
+
+def worklist_section(name):
+    """The worklist section ``name`` stands for (an older alias included), or "" for none or an unknown one."""
+    name = _SECTION_ALIASES.get(name, name)
+    return name if name in _SECTION_FILTERS else ""
 
 
 def worklist_alerts(*, section=None, site=None, status=AlertStatus.OPEN, scope="active", today=None):
@@ -210,8 +216,7 @@ def worklist(*, kind=None, site=None, today=None):
 
     ``kind``: to-read, confirmations (or awaiting), overdue, hyperprogression, dissociated, or None for all.
     """
-    section = _API_KINDS.get(kind, kind)
-    alerts = worklist_alerts(section=section, site=site, status=None, scope="all", today=today)
+    alerts = worklist_alerts(section=worklist_section(kind) or None, site=site, status=None, scope="all", today=today)
     queryset = ResponseAssessment.objects.select_related("patient__site", "regimen").filter(
         status="done", regimen__in=alerts.values("regimen"))
     return queryset.order_by("confirmation_latest", "patient__study_id")
@@ -303,7 +308,7 @@ def patient_timeline(*, patient):
     scans = imaging_selectors.patient_timepoint_list(patient=patient)
     category = dict(TimepointResponse.objects.filter(assessment__patient=patient, criteria="irecist").values_list(
         "timepoint_id", "category"))
-    outcome = getattr(patient, "outcome", None) if hasattr(patient, "outcome") else None
+    outcome = getattr(patient, "outcome", None)
     dates = ([r.start_date for r in regimens] + [r.end_date for r in regimens if r.end_date]
              + [tp.date for tp in scans] + [e.onset_date for e in events] + [b.measured_on for b in markers])
     end_event = None

@@ -58,12 +58,13 @@ def segment_measurement_accept(*, segment, user, replace_manual=False):
 
 
 @transaction.atomic
-def segment_measurement_override(*, segment, user, size_mm, status=choices.MeasurementStatus.PRESENT):
-    """The clinician disagrees with the derived size: record theirs (a manual measurement) instead."""
+def segment_measurement_override(*, segment, user, size_mm, status=choices.MeasurementStatus.PRESENT, **fields):
+    """The clinician disagrees with the derived size: record theirs (a manual measurement) instead. ``fields``: the
+    rest of the reading (e.g. ``non_target_status``), recorded with it."""
     lesion, timepoint = _review_target(segment)
     measurement, _ = measurement_record(
         lesion=lesion, timepoint=timepoint, user=user, size_mm=size_mm, status=status,
-        source=choices.MeasurementSource.MANUAL,
+        source=choices.MeasurementSource.MANUAL, **fields,
     )
     segment.proposal_status, segment.measurement = ProposalStatus.OVERRIDDEN, measurement
     segment.reviewed_by, segment.reviewed_at = user, timezone.now()
