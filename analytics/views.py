@@ -152,6 +152,7 @@ def patient_models(request, pk):
 
 WORKLIST_STATUSES = [("open", "Open"), ("acknowledged", "Acknowledged")]
 WORKLIST_SCOPES = [("active", "Living patients on an ongoing regimen"), ("all", "All patients")]
+WORKLIST_CARE_TEAMS = [("", "Everyone's patients"), ("mine", "My patients")]
 
 
 def _worklist_filters(data):
@@ -161,13 +162,15 @@ def _worklist_filters(data):
     return {"section": section,
             "status": status if status in dict(WORKLIST_STATUSES) else "open",
             "scope": scope if scope in dict(WORKLIST_SCOPES) else "active",
+            "care_team": "mine" if data.get("care_team") == "mine" else "",
             "site": data.get("site", "")}
 
 
 def _worklist_context(request):
     chosen = _worklist_filters(request.GET)
     today = timezone.localdate()
-    common = {"site": chosen["site"] or None, "status": chosen["status"], "scope": chosen["scope"], "today": today}
+    common = {"site": chosen["site"] or None, "status": chosen["status"], "scope": chosen["scope"], "today": today,
+              "followed_by": request.user if chosen["care_team"] == "mine" else None}
     alerts = selectors.worklist_alerts(section=chosen["section"] or None, **common).select_related(
         "patient__site", "regimen", "acknowledged_by").order_by(
         Case(*[When(kind=kind, then=i) for i, kind in enumerate(_SECTION_ORDER)]), F("due_date").asc(nulls_last=True),
@@ -183,7 +186,7 @@ def _worklist_context(request):
     return {"alerts": page, "page": page, "count": page.paginator.count, "today": today, "query": query.urlencode(),
             "curation": curation,
             "sections": [(name, label, counts[name]) for name, label in selectors.WORKLIST_SECTIONS],
-            "statuses": WORKLIST_STATUSES, "scopes": WORKLIST_SCOPES, "sites": Site.objects.all(), **chosen}
+            "statuses": WORKLIST_STATUSES, "scopes": WORKLIST_SCOPES, "care_teams": WORKLIST_CARE_TEAMS, "sites": Site.objects.all(), **chosen}
 
 
 _SECTION_ORDER = ["scan-to-read", "confirmation-due", "hyperprogression", "irae", "dissociated"]
@@ -193,7 +196,8 @@ _SECTION_ORDER = ["scan-to-read", "confirmation-due", "hyperprogression", "irae"
 @require_GET
 def worklist(request):
     """Home: what needs doing — scans to read, confirmations due and overdue, alerts to review — with counts per
-    section, filters (site, open / acknowledged, living patients on ongoing regimens / all) and SQL pagination."""
+    section, filters (site, open / acknowledged, living patients on ongoing regimens / all, my patients) and SQL
+    pagination."""
     return render_page(request, "analytics/worklist.html", "analytics/partials/worklist_table.html",
                        _worklist_context(request))
 

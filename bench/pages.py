@@ -26,6 +26,7 @@ PAGES = [  # (name, url, htmx)
     ("worklist", "/analytics/worklist/", False),
     ("worklist: all patients, page 2 (htmx)", "/analytics/worklist/?scope=all&page=2", True),
     ("worklist: overdue (htmx)", "/analytics/worklist/?section=overdue&scope=all", True),
+    ("worklist: my patients (htmx)", "/analytics/worklist/?care_team=mine", True),
     ("patient list", "/patients/", False),
     ("patient list: current iPR (htmx)", "/patients/?response=iPR", True),
     ("patient list: page 20, by response (htmx)", "/patients/?page=20&o=response", True),

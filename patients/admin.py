@@ -7,6 +7,7 @@ from .models import (
     AdverseEvent,
     Biomarker,
     BiomarkerKind,
+    CareTeamMember,
     DemoGroundTruth,
     Drug,
     ImportRun,
@@ -73,6 +74,15 @@ class AdverseEventInline(admin.TabularInline):
               "other_immunosuppressants", "ici_action", "regimen"]
 
 
+class CareTeamInline(admin.TabularInline):
+    model = CareTeamMember
+    extra = 0
+    fields = ["user", "added_at"]
+    readonly_fields = ["added_at"]
+    autocomplete_fields = ["user"]
+    verbose_name = "care team member"
+
+
 @admin.register(Patient)
 class PatientAdmin(HistoryAdmin):
     list_display = ["study_id", "site", "tumour_type", "sex", "year_of_birth", "stage", "ecog_baseline",
@@ -83,7 +93,7 @@ class PatientAdmin(HistoryAdmin):
     list_select_related = ["site"]
     date_hierarchy = "diagnosis_date"
     # The imaging admin appends its timepoint inline (imaging.admin): patients imports nothing from above it.
-    inlines = [IdentityInline, OutcomeInline, RegimenInline, BiomarkerInline, AdverseEventInline]
+    inlines = [IdentityInline, OutcomeInline, RegimenInline, BiomarkerInline, AdverseEventInline, CareTeamInline]
     fieldsets = [
         (None, {"fields": ["site", "study_id"]}),
         ("Demographics", {"fields": ["sex", "year_of_birth", "smoking_status", "ecog_baseline"]}),

@@ -24,6 +24,8 @@ class PatientFilterSet(django_filters.FilterSet):
     response = django_filters.ChoiceFilter(choices=CURRENT_RESPONSES, method="filter_response",
                                            label="Current iRECIST", empty_label="Any response")
     flag = django_filters.ChoiceFilter(choices=FLAGS, method="filter_flag", label="Flag", empty_label="Any flag")
+    care_team = django_filters.ChoiceFilter(choices=[("mine", "My patients")], method="filter_care_team",
+                                            label="Care team", empty_label="Everyone's patients")
     o = django_filters.OrderingFilter(
         label="Sort by", empty_label="Site, then study ID",
         fields=(("study_id", "study_id"), ("site__code", "site"), ("tumour_type", "tumour_type"),
@@ -34,7 +36,13 @@ class PatientFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Patient
-        fields = ["q", "site", "tumour_type", "drug_class", "response", "flag"]
+        fields = ["q", "site", "tumour_type", "drug_class", "response", "flag", "care_team"]
+
+    def filter_care_team(self, queryset, name, value):
+        """"mine": the patients whose care team holds the requesting user (none without a request)."""
+        if value != "mine":
+            return queryset
+        return queryset.followed_by(getattr(self.request, "user", None))
 
     def filter_response(self, queryset, name, value):
         if not value:

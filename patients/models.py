@@ -66,6 +66,9 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    care_team = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="CareTeamMember", related_name="care_team_patients", blank=True,
+        help_text="The clinicians who follow this patient: their worklist and patient list can show just these.")
     history = HistoricalRecords()
 
     objects = PatientQuerySet.as_manager()
@@ -94,6 +97,22 @@ class Patient(models.Model):
             )
         if errors:
             raise ValidationError(errors)
+
+
+class CareTeamMember(models.Model):
+    """A clinician following a patient ("my patients" on the worklist and the patient list)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_team_members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_team_members")
+    added_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "user"]
+        constraints = [models.UniqueConstraint(fields=["patient", "user"], name="care_team_member_unique")]
+
+    def __str__(self):
+        return f"{self.user} follows {self.patient}"
 
 
 class PatientIdentity(models.Model):

@@ -3,6 +3,10 @@ from django.db.models.functions import Coalesce
 
 
 class PatientQuerySet(models.QuerySet):
+    def followed_by(self, user):
+        """The patients on ``user``'s care team ("my patients")."""
+        return self.filter(care_team_members__user=user) if user and user.is_authenticated else self.none()
+
     def with_list_columns(self):
         """What the patient list shows, in a fixed number of queries whatever the cohort size.
 

@@ -7,9 +7,10 @@ from .filtersets import PatientFilterSet
 from .models import AdverseEvent, Biomarker, Outcome, Patient, TreatmentRegimen
 
 
-def patient_list(*, filters=None):
-    """Filtered patients with the list columns; returns the FilterSet (``.qs`` is the queryset)."""
-    return PatientFilterSet(filters or {}, queryset=Patient.objects.with_list_columns())
+def patient_list(*, filters=None, request=None):
+    """Filtered patients with the list columns; returns the FilterSet (``.qs`` is the queryset). ``request``
+    carries the user "my patients" means."""
+    return PatientFilterSet(filters or {}, queryset=Patient.objects.with_list_columns(), request=request)
 
 
 def patient_header(*, pk):
@@ -37,6 +38,16 @@ def patient_detail(*, pk):
     except Patient.outcome.RelatedObjectDoesNotExist:
         outcome = None
     return {"patient": patient, "outcome": outcome}
+
+
+def patients_followed_by(*, user):
+    """The patients on ``user``'s care team ("my patients"), for the other apps' filters."""
+    return Patient.objects.followed_by(user).values("pk")
+
+
+def care_team_follows(*, patient, user):
+    """Whether ``user`` is on the patient's care team."""
+    return patient.care_team_members.filter(user=user).exists()
 
 
 def patient_change_history(*, patient):

@@ -13,6 +13,7 @@ from .models import (
     AdverseEvent,
     Biomarker,
     BiomarkerKind,
+    CareTeamMember,
     Drug,
     Outcome,
     Patient,
@@ -60,6 +61,20 @@ def _upsert(model, *, lookup, fields):
 def patient_upsert(*, site, study_id, **fields):
     """Create the patient with this study ID at this site, or update it. Returns (patient, created, changed)."""
     return _upsert(Patient, lookup={"site": site, "study_id": study_id}, fields=fields)
+
+
+@transaction.atomic
+def care_team_follow(*, patient, user, follow=True):
+    """Put ``user`` on the patient's care team (``follow``) or take them off. Returns True when that changed
+    something; following twice, or leaving a team one is not on, writes nothing."""
+    if follow:
+        _, created = CareTeamMember.objects.get_or_create(patient=patient, user=user)
+        return created
+    member = CareTeamMember.objects.filter(patient=patient, user=user).first()
+    if member is None:
+        return False
+    member.delete()  # through the instance, so the history records who left
+    return True
 
 
 @transaction.atomic

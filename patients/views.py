@@ -1,12 +1,12 @@
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
 from radimmuno.htmx import render_page
 
-from . import selectors
+from . import selectors, services
 from .forms import ClinicalImportForm
 from .importer import import_clinical
 from .models import ImportRun, Patient
@@ -16,7 +16,7 @@ PAGE_SIZE = 25
 
 @login_required
 def patient_list(request):
-    filterset = selectors.patient_list(filters=request.GET)
+    filterset = selectors.patient_list(filters=request.GET, request=request)
     queryset = filterset.qs if filterset.is_valid() else Patient.objects.none()
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -31,7 +31,23 @@ def patient_detail(request, pk):
         context = selectors.patient_detail(pk=pk)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
+    context["follows"] = selectors.care_team_follows(patient=context["patient"], user=request.user)
     return render(request, "patients/patient_detail.html", context)
+
+
+@login_required
+@require_POST
+def care_team(request, pk):
+    """Follow the patient (``follow=1``) or stop following (``follow=0``): "my patients" on the worklist and the
+    patient list. An htmx request gets the button back; a plain form goes back to the patient page."""
+    patient = Patient.objects.filter(pk=pk).first()
+    if patient is None:
+        raise Http404("No such patient.")
+    follow = request.POST.get("follow") == "1"
+    services.care_team_follow(patient=patient, user=request.user, follow=follow)
+    if getattr(request, "htmx", None):
+        return render(request, "patients/partials/care_team.html", {"patient": patient, "follows": follow})
+    return redirect(patient)
 
 
 @login_required

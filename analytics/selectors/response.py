@@ -180,10 +180,12 @@ def worklist_section(name):
     return name if name in _SECTION_FILTERS else ""
 
 
-def worklist_alerts(*, section=None, site=None, status=AlertStatus.OPEN, scope="active", today=None):
+def worklist_alerts(*, section=None, site=None, status=AlertStatus.OPEN, scope="active", followed_by=None,
+                    today=None):
     """The worklist's rows (alerts), in SQL: ``section`` (WORKLIST_SECTIONS, None for all), ``status`` (open,
     acknowledged, or None for both), ``scope`` "active" — living patients on an ongoing regimen whose alert is about
-    something in the last RADIMMUNO_WORKLIST_ACTIVE_DAYS — or "all"."""
+    something in the last RADIMMUNO_WORKLIST_ACTIVE_DAYS — or "all"; ``followed_by``: only the patients on this
+    user's care team ("my patients")."""
     today = today or timezone.localdate()
     queryset = Alert.objects.exclude(status=AlertStatus.RESOLVED)
     if status:
@@ -192,6 +194,8 @@ def worklist_alerts(*, section=None, site=None, status=AlertStatus.OPEN, scope="
         queryset = queryset.filter(_SECTION_FILTERS[section](today))
     if site:
         queryset = queryset.filter(patient__site__code=site)
+    if followed_by is not None:
+        queryset = queryset.filter(patient__in=patient_selectors.patients_followed_by(user=followed_by))
     if scope == "active":  # irAEs: living patients, onset in the last RADIMMUNO_WORKLIST_IRAE_DAYS
         since = today - dt.timedelta(days=settings.RADIMMUNO_WORKLIST_ACTIVE_DAYS)
         irae_since = today - dt.timedelta(days=settings.RADIMMUNO_WORKLIST_IRAE_DAYS)

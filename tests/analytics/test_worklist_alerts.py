@@ -11,6 +11,7 @@ from analytics.selectors import is_overdue, worklist_alerts, worklist_counts
 from analytics.services import alert_acknowledge
 from imaging.services import measurement_record, timepoint_upsert
 from tests.analytics.builders import patient_with_scans
+from patients.models import CareTeamMember
 from tests.factories import OutcomeFactory
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +171,28 @@ def test_curators_see_what_waits_for_them(user, admin_client_logged_in):
     for link in ("/admin/imaging/segment/?lesion_mapping__exact=unmatched", "/admin/imaging/featureset/?status__exact=failed",
                  "/admin/imaging/quarantinedfile/?status__exact=open"):
         assert link in page and admin_client_logged_in.get(link.replace("&amp;", "&")).status_code == 200
+
+
+def test_my_patients_on_the_worklist_and_the_patient_list(client_logged_in, user, htmx_headers,
+                                                         django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        mine, *_ = iupd_patient(70, "MINE-1")
+        iupd_patient(70, "THEIRS-1")
+    everyone = client_logged_in.get("/analytics/worklist/").content.decode()
+    assert "MINE-1" in everyone and "THEIRS-1" in everyone
+    assert "MINE-1" not in client_logged_in.get("/analytics/worklist/?care_team=mine").content.decode()
+
+    button = client_logged_in.post(f"/patients/{mine.pk}/care-team/", {"follow": "1"}, **htmx_headers)
+    assert button.status_code == 200 and "Stop following" in button.content.decode()
+    assert "In your patients" in client_logged_in.get(f"/patients/{mine.pk}/").content.decode()
+    own = client_logged_in.get("/analytics/worklist/?care_team=mine").content.decode()
+    assert "MINE-1" in own and "THEIRS-1" not in own
+    assert worklist_counts(followed_by=user)["confirmations"] == 1 and worklist_counts()["confirmations"] == 2
+    listed = client_logged_in.get("/patients/?care_team=mine", **htmx_headers).content.decode()
+    assert "MINE-1" in listed and "THEIRS-1" not in listed
+
+    assert client_logged_in.post(f"/patients/{mine.pk}/care-team/", {"follow": "0"}).status_code == 302
+    assert "MINE-1" not in client_logged_in.get("/patients/?care_team=mine").content.decode()
+    left = CareTeamMember.history.get(patient_id=mine.pk, history_type="-")
+    assert left.user_id == user.pk and left.history_user == user  # who left, and who did it, is recorded
+    assert client_logged_in.post("/patients/999999/care-team/", {"follow": "1"}).status_code == 404

@@ -11,6 +11,7 @@ from demo.services import (
     demo_radiomics_unfinished,
 )
 from patients.models import Patient
+from patients.services import care_team_follow
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "radimmuno-demo"
@@ -46,6 +47,8 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(DEMO_PASSWORD)
         user.save()
+        for patient in Patient.objects.filter(study_id__startswith="DEMO-CLINIC-"):
+            care_team_follow(patient=patient, user=user)  # the worklist's "my patients" has something to show
         self.stdout.write(self.style.SUCCESS(
             f"\nDemo login  →  username: {DEMO_USERNAME}   password: {DEMO_PASSWORD}\n"
             f"Open {url} (curation admin at {url}admin/, API docs at {url}api/docs/)\n"
