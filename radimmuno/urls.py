@@ -11,6 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="analytics:worklist", permanent=False), name="home"),  # home = worklist
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("accounts.urls")),
     path("patients/", include("patients.urls")),
     path("imaging/", include("imaging.urls")),
     path("analytics/", include("analytics.urls")),

@@ -27,13 +27,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
     "simple_history",
     "radimmuno",
+    "accounts",
     "patients",
     "imaging",
     "analytics",
@@ -115,8 +115,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",  # first: a refusal is 401 with WWW-Authenticate
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -124,6 +124,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+RADIMMUNO_API_TOKEN_DAYS = int(os.environ.get("RADIMMUNO_API_TOKEN_DAYS", "90"))  # a new token's default validity
+RADIMMUNO_API_TOKEN_MAX_DAYS = int(os.environ.get("RADIMMUNO_API_TOKEN_MAX_DAYS", "365"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "radimmuno API",
