@@ -3,7 +3,7 @@ import django_filters
 from django.db.models import Q
 
 from . import choices
-from .models import Patient, Site
+from .models import AdverseEvent, Biomarker, Outcome, Patient, Site, TreatmentRegimen
 
 
 CURRENT_RESPONSES = [(c, c) for c in ("iCR", "iPR", "iSD", "iUPD", "iCPD", "NE")]
@@ -64,3 +64,43 @@ class PatientFilterSet(django_filters.FilterSet):
 
     def filter_drug_class(self, queryset, name, value):
         return queryset.on_drug_class(value) if value else queryset
+
+
+class _PatientRecordFilterSet(django_filters.FilterSet):
+    """Records of a patient: filter by the patient's study ID, site code, or pk (``patient_id``)."""
+
+    patient = django_filters.CharFilter(field_name="patient__study_id", label="Patient (study ID)")
+    patient_id = django_filters.NumberFilter(field_name="patient_id", label="Patient (id)")
+    site = django_filters.CharFilter(field_name="patient__site__code", label="Site (code)")
+
+
+class RegimenFilterSet(_PatientRecordFilterSet):
+    drug_class = django_filters.ChoiceFilter(choices=choices.DrugClass.choices, field_name="agents__drug_class",
+                                             distinct=True, label="Drug class")
+    ongoing = django_filters.BooleanFilter(field_name="end_date", lookup_expr="isnull", label="Ongoing")
+
+    class Meta:
+        model = TreatmentRegimen
+        fields = ["patient", "patient_id", "site", "line_of_therapy", "end_reason", "drug_class", "ongoing"]
+
+
+class BiomarkerFilterSet(_PatientRecordFilterSet):
+    kind = django_filters.CharFilter(field_name="kind__code", label="Kind (code)")
+
+    class Meta:
+        model = Biomarker
+        fields = ["patient", "patient_id", "site", "kind", "specimen", "source"]
+
+
+class AdverseEventFilterSet(_PatientRecordFilterSet):
+    grade_min = django_filters.NumberFilter(field_name="grade", lookup_expr="gte", label="Grade at least")
+
+    class Meta:
+        model = AdverseEvent
+        fields = ["patient", "patient_id", "site", "term", "grade", "grade_min", "regimen"]
+
+
+class OutcomeFilterSet(_PatientRecordFilterSet):
+    class Meta:
+        model = Outcome
+        fields = ["patient", "patient_id", "site", "vital_status"]

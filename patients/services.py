@@ -64,6 +64,21 @@ def patient_upsert(*, site, study_id, **fields):
 
 
 @transaction.atomic
+def record_update(*, instance, fields):
+    """Correct fields of one record (the API's PATCH/PUT; the admin's form does the same): validated as a whole with
+    ``full_clean``, a regimen's ``agents`` set with it. Returns the instance; nothing is written when refused."""
+    fields = dict(fields)
+    agents = fields.pop("agents", None)
+    if agents is not None and not agents:
+        raise ValidationError({"agents": "A regimen needs at least one agent."})
+    if _assign(instance, fields):
+        _save(instance)
+    if agents is not None:
+        instance.agents.set(agents)
+    return instance
+
+
+@transaction.atomic
 def care_team_follow(*, patient, user, follow=True):
     """Put ``user`` on the patient's care team (``follow``) or take them off. Returns True when that changed
     something; following twice, or leaving a team one is not on, writes nothing."""

@@ -1,7 +1,18 @@
-"""API serializers. Research-facing: nothing from PatientIdentity is ever serialised."""
+"""API serializers. Research-facing: nothing from PatientIdentity is ever serialised.
+
+The full serializers (one per endpoint) are also what a write takes; the brief ones are nested in a patient.
+"""
 from rest_framework import serializers
 
-from ..models import AdverseEvent, Biomarker, Drug, Outcome, Patient, TreatmentRegimen
+from ..models import AdverseEvent, Biomarker, BiomarkerKind, Drug, Outcome, Patient, Site, TreatmentRegimen
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:patients:site-detail")
+
+    class Meta:
+        model = Site
+        fields = ["url", "id", "code", "name"]
 
 
 class DrugBriefSerializer(serializers.ModelSerializer):
@@ -10,7 +21,7 @@ class DrugBriefSerializer(serializers.ModelSerializer):
         fields = ["name", "drug_class", "target"]
 
 
-class RegimenSerializer(serializers.ModelSerializer):
+class RegimenBriefSerializer(serializers.ModelSerializer):
     agents = DrugBriefSerializer(many=True, read_only=True)
 
     class Meta:
@@ -18,7 +29,7 @@ class RegimenSerializer(serializers.ModelSerializer):
         fields = ["id", "line_of_therapy", "agents", "start_date", "end_date", "end_reason"]
 
 
-class BiomarkerSerializer(serializers.ModelSerializer):
+class BiomarkerBriefSerializer(serializers.ModelSerializer):
     kind = serializers.SlugRelatedField(slug_field="code", read_only=True)
     unit = serializers.CharField(source="kind.unit", read_only=True)
 
@@ -28,34 +39,82 @@ class BiomarkerSerializer(serializers.ModelSerializer):
                   "source"]
 
 
-class AdverseEventSerializer(serializers.ModelSerializer):
+class AdverseEventBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = AdverseEvent
         fields = ["id", "term", "term_other", "grade", "onset_date", "resolution_date", "corticosteroids",
                   "other_immunosuppressants", "ici_action", "regimen"]
 
 
-class OutcomeSerializer(serializers.ModelSerializer):
+class OutcomeBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Outcome
         fields = ["last_contact_date", "vital_status", "death_date", "clinical_progression_date"]
 
 
+class _Upsert:
+    """Meta of a serializer written through an upsert service: the natural key names the row to update, so the
+    unique-constraint validators of a plain create do not apply (the model's own checks still do)."""
+
+    validators = []
+
+
+class RegimenSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:patients:regimen-detail")
+    agents = serializers.SlugRelatedField(slug_field="name", many=True, queryset=Drug.objects.all(),
+                                          help_text="Drug names, e.g. ['nivolumab', 'ipilimumab'].")
+
+    class Meta(_Upsert):
+        model = TreatmentRegimen
+        fields = ["url", "id", "patient", "line_of_therapy", "agents", "start_date", "end_date", "end_reason"]
+
+
+class BiomarkerSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:patients:biomarker-detail")
+    kind = serializers.SlugRelatedField(slug_field="code", queryset=BiomarkerKind.objects.all(),
+                                        help_text="Biomarker kind code, e.g. 'pdl1_tps'.")
+    unit = serializers.CharField(source="kind.unit", read_only=True)
+
+    class Meta(_Upsert):
+        model = Biomarker
+        fields = ["url", "id", "patient", "kind", "value_numeric", "value_category", "unit", "measured_on",
+                  "specimen", "assay", "source"]
+
+
+class AdverseEventSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:patients:adverse-event-detail")
+
+    class Meta(_Upsert):
+        model = AdverseEvent
+        fields = ["url", "id", "patient", "term", "term_other", "grade", "onset_date", "resolution_date",
+                  "corticosteroids", "other_immunosuppressants", "ici_action", "regimen"]
+
+
+class OutcomeSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:patients:outcome-detail")
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())  # one per patient: upserted
+
+    class Meta(_Upsert):
+        model = Outcome
+        fields = ["url", "id", "patient", "last_contact_date", "vital_status", "death_date",
+                  "clinical_progression_date"]
+
+
 class PatientSerializer(serializers.HyperlinkedModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:patients:patient-detail")
-    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    regimens = RegimenSerializer(many=True, read_only=True)
+    site = serializers.SlugRelatedField(slug_field="code", queryset=Site.objects.all())
+    regimens = RegimenBriefSerializer(many=True, read_only=True)
 
-    class Meta:
+    class Meta(_Upsert):
         model = Patient
         fields = ["url", "id", "site", "study_id", "sex", "year_of_birth", "tumour_type", "histology", "stage",
                   "diagnosis_date", "ecog_baseline", "smoking_status", "regimens"]
 
 
 class PatientDetailSerializer(PatientSerializer):
-    biomarkers = BiomarkerSerializer(many=True, read_only=True)
-    adverse_events = AdverseEventSerializer(many=True, read_only=True)
-    outcome = OutcomeSerializer(read_only=True)
+    biomarkers = BiomarkerBriefSerializer(many=True, read_only=True)
+    adverse_events = AdverseEventBriefSerializer(many=True, read_only=True)
+    outcome = OutcomeBriefSerializer(read_only=True)
 
     class Meta(PatientSerializer.Meta):
         fields = PatientSerializer.Meta.fields + ["biomarkers", "adverse_events", "outcome"]

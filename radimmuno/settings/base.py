@@ -137,6 +137,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {  # several models have a "source" field with their own choices
+        "BiomarkerSourceEnum": "patients.choices.BiomarkerSource",
+        "MeasurementSourceEnum": "imaging.choices.MeasurementSource",
+        "IngestSourceEnum": "imaging.choices.IngestSource",
+    },
 }
 
 # Background work. No broker: tasks run in-process. With CELERY_BROKER_URL: real workers.

@@ -1,0 +1,50 @@
+"""What every app's API shares: writes through the app's services, with the model's messages as field errors."""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import permissions, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+
+def field_errors(exc):
+    """A Django ValidationError as DRF's: per field when it has fields, else under non_field_errors."""
+    if hasattr(exc, "error_dict"):
+        return ValidationError({("non_field_errors" if field == "__all__" else field): messages
+                                for field, messages in exc.message_dict.items()})
+    return ValidationError({"non_field_errors": exc.messages})
+
+
+class ReadOrModelPermissions(permissions.DjangoModelPermissions):
+    """Reads for every authenticated user; a write needs the model's add (POST), change (PUT/PATCH) or delete
+    permission, as the admin asks."""
+
+    authenticated_users_only = True
+
+
+class ServiceCreateMixin:
+    """``POST`` as the pages write: the serializer checks the types, ``perform_write(data)`` calls the app's service
+    (an upsert: the row its natural key names is created, or updated), and a refusal of the model comes back as its
+    field errors (400) with nothing written. Answers 201 with the row when created, 200 when updated."""
+
+    def perform_write(self, data):  # returns (instance, created)
+        raise NotImplementedError
+
+    def create(self, request, *args, **kwargs):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            instance, created = self.perform_write(dict(given.validated_data))
+        except DjangoValidationError as exc:
+            raise field_errors(exc) from exc
+        body = self.get_serializer(instance).data
+        headers = {"Location": body["url"]} if "url" in body else {}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers=headers)
+
+
+def service_create_schema(serializer):
+    """The schema of a ServiceCreateMixin viewset's POST: 201 created, 200 updated, 400 with the field errors."""
+    return extend_schema_view(create=extend_schema(responses={
+        201: OpenApiResponse(serializer, description="Created."),
+        200: OpenApiResponse(serializer, description="The row this natural key names existed: updated."),
+        400: OpenApiResponse(description="Field errors: {field: [message, ...]}, nothing written."),
+    }))
