@@ -6,7 +6,20 @@ always the patient's study ID (as in ``patients`` and ``analytics``).
 """
 import django_filters
 
-from .models import FeatureSet, IngestJob, QuarantinedFile, Segment, Series
+from .choices import LesionRole
+from .models import (
+    ExtractionProfile,
+    FeatureSet,
+    IngestJob,
+    Lesion,
+    LesionMeasurement,
+    QuarantinedFile,
+    Segment,
+    Segmentation,
+    Series,
+    Study,
+    Timepoint,
+)
 
 
 class IngestJobFilterSet(django_filters.FilterSet):
@@ -49,3 +62,58 @@ class FeatureSetFilterSet(django_filters.FilterSet):
     class Meta:
         model = FeatureSet
         fields = ["patient", "series", "segment", "profile", "region", "status"]
+
+
+class _PatientRecordFilterSet(django_filters.FilterSet):
+    patient = django_filters.CharFilter(field_name="patient__study_id", label="Patient (study ID)")
+    patient_id = django_filters.NumberFilter(field_name="patient_id", label="Patient (id)")
+    site = django_filters.CharFilter(field_name="patient__site__code", label="Site (code)")
+
+
+class StudyFilterSet(_PatientRecordFilterSet):
+    date_from = django_filters.DateFilter(field_name="study_date", lookup_expr="gte", label="Study date from")
+    date_to = django_filters.DateFilter(field_name="study_date", lookup_expr="lte", label="Study date to")
+
+    class Meta:
+        model = Study
+        fields = ["patient", "patient_id", "site", "timepoint", "date_from", "date_to"]
+
+
+class TimepointFilterSet(_PatientRecordFilterSet):
+    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte", label="Date from")
+    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte", label="Date to")
+
+    class Meta:
+        model = Timepoint
+        fields = ["patient", "patient_id", "site", "kind", "regimen", "date_from", "date_to"]
+
+
+class LesionFilterSet(_PatientRecordFilterSet):
+    class Meta:
+        model = Lesion
+        fields = ["patient", "patient_id", "site", "role", "organ", "nodal"]
+
+
+class MeasurementFilterSet(django_filters.FilterSet):
+    patient = django_filters.CharFilter(field_name="lesion__patient__study_id", label="Patient (study ID)")
+    site = django_filters.CharFilter(field_name="lesion__patient__site__code", label="Site (code)")
+    role = django_filters.ChoiceFilter(field_name="lesion__role", choices=LesionRole.choices, label="Lesion role")
+
+    class Meta:
+        model = LesionMeasurement
+        fields = ["patient", "site", "lesion", "timepoint", "role", "status", "source"]
+
+
+class SegmentationFilterSet(django_filters.FilterSet):
+    patient = django_filters.CharFilter(field_name="image_series__study__patient__study_id",
+                                        label="Patient (study ID)")
+
+    class Meta:
+        model = Segmentation
+        fields = ["patient", "image_series", "kind"]
+
+
+class ExtractionProfileFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = ExtractionProfile
+        fields = ["name", "source", "modality", "active"]

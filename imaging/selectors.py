@@ -1,6 +1,7 @@
 """Reads of the imaging app for pages, the API and radiomics: rows here, stored files through ``imaging.storage``."""
 import datetime as dt
 import difflib
+import fnmatch
 from collections import OrderedDict
 
 from django.db.models import Count, OuterRef, Prefetch, Subquery, TextField
@@ -141,6 +142,26 @@ def feature_table(feature_sets, *, layout="long"):
     if layout == "long":
         columns += ["feature", "value"]
     return pd.DataFrame(rows, columns=None if (layout == "wide" and rows) else columns)
+
+
+FEATURE_SET_CONTEXT = ("profile", "segment__lesion", "segment__segmentation__image_series__study__patient",
+                       "segment__segmentation__image_series__study__timepoint")
+
+
+def feature_values_long(feature_sets, *, feature_pattern=None):
+    """Finished feature sets as one record per feature (the API's long format), in the sets' order.
+    ``feature_pattern``: shell patterns of pyradiomics names, comma-separated (``original_glcm_*,original_shape_*``)."""
+    patterns = [p.strip() for p in (feature_pattern or "").split(",") if p.strip()]
+    for fs in feature_sets:
+        study = fs.segment.segmentation.image_series.study
+        key = {"feature_set": fs.pk, "patient": study.patient.study_id,
+               "lesion": fs.segment.lesion.label if fs.segment.lesion_id else None,
+               "timepoint": study.timepoint_id, "date": study.timepoint.date if study.timepoint_id else study.study_date,
+               "profile": f"{fs.profile.name}@v{fs.profile.version}", "region": fs.region}
+        for feature, value in fs.features.items():
+            if patterns and not any(fnmatch.fnmatchcase(feature, p) for p in patterns):
+                continue
+            yield {**key, "feature": feature, "value": value if isinstance(value, (int, float)) else None}
 
 
 def patient_measurement_grid(*, patient):

@@ -188,14 +188,8 @@ def measurement_cell(request, pk, lesion_pk, timepoint_pk):
     timepoint = get_object_or_404(Timepoint, pk=timepoint_pk, patient=patient)
     form = MeasurementForm(request.POST if request.method == "POST" else None, lesion=lesion, timepoint=timepoint)
     if request.method == "POST" and form.is_valid():
-        proposed = Segment.objects.filter(lesion=lesion, segmentation__image_series__study__timepoint=timepoint,
-                                          proposal_status="proposed").first()
-        try:
-            if proposed is not None:  # the clinician's own value overrides the segmentation's proposal
-                services.segment_measurement_override(segment=proposed, user=request.user, **form.cleaned_data)
-            else:
-                services.measurement_record(lesion=lesion, timepoint=timepoint, user=request.user,
-                                            **form.cleaned_data)
+        try:  # a segmentation's proposed size there is overridden by the clinician's own value
+            services.measurement_enter(lesion=lesion, timepoint=timepoint, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

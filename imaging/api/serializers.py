@@ -1,6 +1,20 @@
 from rest_framework import serializers
 
-from ..models import FeatureSet, IngestJob, QuarantinedFile, Segment, Series
+from patients.models import Patient
+
+from ..models import (
+    ExtractionProfile,
+    FeatureSet,
+    IngestJob,
+    Lesion,
+    LesionMeasurement,
+    QuarantinedFile,
+    Segment,
+    Segmentation,
+    Series,
+    Study,
+    Timepoint,
+)
 
 
 class IngestJobSerializer(serializers.ModelSerializer):
@@ -89,3 +103,99 @@ class FeatureSetSerializer(serializers.ModelSerializer):
 class FeatureSetDetailSerializer(FeatureSetSerializer):
     class Meta(FeatureSetSerializer.Meta):
         fields = FeatureSetSerializer.Meta.fields + ["features", "diagnostics", "provenance", "timings"]
+
+
+class StudySerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:imaging:study-detail")
+    patient = serializers.CharField(source="patient.study_id", read_only=True, help_text="Study ID (pseudonymous).")
+    series_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Study
+        fields = ["url", "id", "patient", "timepoint", "study_instance_uid", "study_date", "study_description",
+                  "series_count", "created_at"]
+
+
+class TimepointSerializer(serializers.ModelSerializer):
+    """An imaging assessment. POST creates the patient's assessment on that date or updates its kind (the regimen
+    it evaluates is chosen from the dates when not given)."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:imaging:timepoint-detail")
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    study_id = serializers.CharField(source="patient.study_id", read_only=True)
+
+    class Meta:
+        model = Timepoint
+        fields = ["url", "id", "patient", "study_id", "date", "kind", "regimen", "days_from_regimen_start", "notes"]
+        validators = []  # an upsert by (patient, date): the service updates the existing one
+
+
+class LesionSerializer(serializers.ModelSerializer):
+    """A lesion followed over time. POST creates it (the target-selection rules of RECIST 1.1 §1.2 apply)."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:imaging:lesion-detail")
+    study_id = serializers.CharField(source="patient.study_id", read_only=True)
+
+    class Meta:
+        model = Lesion
+        fields = ["url", "id", "patient", "study_id", "label", "organ", "location", "nodal", "role", "appeared_at",
+                  "equivocal", "split_from", "merged_into"]
+        validators = []  # the model's clean() says a label is taken, in its own words
+
+
+class MeasurementSerializer(serializers.ModelSerializer):
+    """A lesion's size or status at one assessment. POST records it, or corrects the one already there, as the lesion
+    table does (a segmentation's proposed size there is overridden); the response is recomputed after commit."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:imaging:measurement-detail")
+    lesion_label = serializers.CharField(source="lesion.label", read_only=True)
+    date = serializers.DateField(source="timepoint.date", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = LesionMeasurement
+        fields = ["url", "id", "lesion", "lesion_label", "timepoint", "date", "size_mm", "status",
+                  "non_target_status", "source", "recorded_by", "recorded_at"]
+        read_only_fields = ["source"]
+        validators = []
+
+    def validate(self, data):
+        lesion, timepoint = data.get("lesion"), data.get("timepoint")
+        if lesion and timepoint and lesion.patient_id != timepoint.patient_id:
+            raise serializers.ValidationError({"timepoint": "This assessment belongs to another patient."})
+        return data
+
+
+class SegmentationSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:imaging:segmentation-detail")
+    image_series = serializers.HyperlinkedRelatedField(view_name="api:imaging:series-detail", read_only=True)
+    patient = serializers.CharField(source="image_series.study.patient.study_id", read_only=True)
+    segments = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Segmentation
+        fields = ["url", "id", "patient", "kind", "image_series", "label", "sha256", "resampled", "notes",
+                  "segments", "created_at"]
+
+
+class ExtractionProfileSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:imaging:extraction-profile-detail")
+
+    class Meta:
+        model = ExtractionProfile
+        fields = ["url", "id", "name", "version", "source", "modality", "params", "params_hash", "rings_mm",
+                  "description", "active", "created_at"]
+
+
+class FeatureValueSerializer(serializers.Serializer):
+    """One radiomic feature value (long format): a feature of one feature set."""
+
+    feature_set = serializers.IntegerField()
+    patient = serializers.CharField(help_text="Study ID (pseudonymous).")
+    lesion = serializers.CharField(allow_null=True, help_text="The lesion's label (null: segment not mapped).")
+    timepoint = serializers.IntegerField(allow_null=True)
+    date = serializers.DateField(allow_null=True, help_text="The assessment's date.")
+    profile = serializers.CharField(help_text="name@vN")
+    region = serializers.CharField()
+    feature = serializers.CharField(help_text="pyradiomics name, e.g. original_glcm_JointEnergy.")
+    value = serializers.FloatField(allow_null=True)

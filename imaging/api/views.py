@@ -1,31 +1,57 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import mixins, permissions, status, viewsets
+from django.db.models import Count
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, pagination, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from radimmuno.api import ReadOrModelPermissions, ServiceCreateMixin, field_errors, service_create_schema
 from radimmuno.lazy import lazy_import
 
 from .. import selectors, services
 from ..filtersets import (
+    ExtractionProfileFilterSet,
     FeatureSetFilterSet,
     IngestJobFilterSet,
+    LesionFilterSet,
+    MeasurementFilterSet,
     QuarantinedFileFilterSet,
+    SegmentationFilterSet,
     SegmentFilterSet,
     SeriesFilterSet,
+    StudyFilterSet,
+    TimepointFilterSet,
 )
-from ..models import FeatureSet, IngestJob, Segment, Series
+from ..models import (
+    ExtractionProfile,
+    FeatureSet,
+    IngestJob,
+    Lesion,
+    LesionMeasurement,
+    Segment,
+    Segmentation,
+    Series,
+    Study,
+    Timepoint,
+)
 from ..choices import IngestSource
 from .serializers import (
+    ExtractionProfileSerializer,
     FeatureSetDetailSerializer,
     FeatureSetSerializer,
+    FeatureValueSerializer,
     IngestJobSerializer,
+    LesionSerializer,
+    MeasurementSerializer,
     QuarantinedFileSerializer,
     SegmentAcceptSerializer,
+    SegmentationSerializer,
     SegmentOverrideSerializer,
     SegmentSerializer,
     SeriesSerializer,
+    StudySerializer,
+    TimepointSerializer,
     UploadSerializer,
 )
 
@@ -35,10 +61,6 @@ ingest = lazy_import("imaging.ingest")  # pydicom, highdicom: loaded by the firs
 class CanIngest(permissions.BasePermission):
     def has_permission(self, request, view):
         return request.method in permissions.SAFE_METHODS or request.user.has_perm("imaging.add_ingestjob")
-
-
-def _validation(exc):
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
 class IngestJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -71,7 +93,7 @@ class IngestJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                 options={"resample": data["resample"], "reference_series_uid": data["reference_series_uid"]},
             )
         except DjangoValidationError as exc:
-            raise _validation(exc) from exc
+            raise field_errors(exc) from exc
         body = IngestJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
@@ -101,7 +123,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             call(segment, payload.validated_data)
         except DjangoValidationError as exc:
-            raise _validation(exc) from exc
+            raise field_errors(exc) from exc
         segment.refresh_from_db()
         return Response(SegmentSerializer(segment, context={"request": request}).data)
 
@@ -144,3 +166,116 @@ class FeatureSetViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return FeatureSetDetailSerializer if self.action == "retrieve" else FeatureSetSerializer
+
+
+class StudyViewSet(viewsets.ReadOnlyModelViewSet):
+    """DICOM studies, each attached to the patient's assessment on its date."""
+
+    serializer_class = StudySerializer
+    queryset = Study.objects.select_related("patient").annotate(series_count=Count("series")).order_by("pk")
+    filterset_class = StudyFilterSet
+
+
+class _ServiceWriteViewSet(ServiceCreateMixin, viewsets.ReadOnlyModelViewSet):
+    permission_classes = [ReadOrModelPermissions]
+
+
+@service_create_schema(TimepointSerializer)
+class TimepointViewSet(_ServiceWriteViewSet):
+    """Imaging assessments (timepoints). POST: the patient's assessment on that date, created or updated
+    (``timepoint_upsert``, as the lesion table's "Add an assessment")."""
+
+    serializer_class = TimepointSerializer
+    queryset = Timepoint.objects.select_related("patient").order_by("patient_id", "date")
+    filterset_class = TimepointFilterSet
+
+    def perform_write(self, data):
+        return services.timepoint_upsert(**data)
+
+
+@service_create_schema(LesionSerializer)
+class LesionViewSet(_ServiceWriteViewSet):
+    """Lesions followed over time. POST creates one (``lesion_create``, as "Add a lesion")."""
+
+    serializer_class = LesionSerializer
+    queryset = Lesion.objects.select_related("patient").order_by("patient_id", "label")
+    filterset_class = LesionFilterSet
+
+    def perform_write(self, data):
+        return services.lesion_create(**data), True
+
+
+class MeasurementPagination(pagination.CursorPagination):
+    """Measurements are the large table: a cursor (stable while rows are added) in the order they were stored."""
+
+    ordering = "pk"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+@service_create_schema(MeasurementSerializer)
+class MeasurementViewSet(_ServiceWriteViewSet):
+    """Lesion measurements (cursor-paginated). POST records a lesion's size or status at an assessment, or corrects
+    it (``measurement_enter``, as the lesion table's cell: a segmentation's proposed size there is overridden); the
+    patient's response is recomputed after the commit."""
+
+    serializer_class = MeasurementSerializer
+    queryset = LesionMeasurement.objects.select_related("lesion", "timepoint", "recorded_by")
+    filterset_class = MeasurementFilterSet
+    pagination_class = MeasurementPagination
+
+    def perform_write(self, data):
+        existed = LesionMeasurement.objects.filter(lesion=data["lesion"], timepoint=data["timepoint"]).exists()
+        measurement = services.measurement_enter(user=self.request.user, **data)
+        return measurement, not existed
+
+
+class SegmentationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Segmentation objects (DICOM SEG, RTSTRUCT, label maps) with their segments."""
+
+    serializer_class = SegmentationSerializer
+    queryset = Segmentation.objects.select_related("image_series__study__patient").prefetch_related(
+        "segments").order_by("pk")
+    filterset_class = SegmentationFilterSet
+
+
+class ExtractionProfileViewSet(viewsets.ReadOnlyModelViewSet):
+    """Radiomics extraction profiles: every version, with its pyradiomics parameters and their hash."""
+
+    serializer_class = ExtractionProfileSerializer
+    queryset = ExtractionProfile.objects.order_by("name", "version")
+    filterset_class = ExtractionProfileFilterSet
+
+
+class FeatureSetCursor(pagination.CursorPagination):
+    """Pages of finished feature sets, each expanded to one record per feature: 5 sets by default, up to 100."""
+
+    ordering = "pk"
+    page_size = 5
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+@extend_schema_view(list=extend_schema(
+    summary="Radiomic feature values in long format",
+    parameters=[OpenApiParameter("feature", str, description="Feature name pattern(s), e.g. original_glcm_* "
+                                                             "(shell patterns, comma-separated)"),
+                OpenApiParameter("page_size", int, description="Feature sets per page (1-100; default 5)")],
+    responses=FeatureValueSerializer(many=True)))
+class FeatureValueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Radiomic feature values, one record per feature of each finished feature set (long format, cursor-paginated
+    by feature set): filter as the feature sets (patient, series, segment, profile, region) and by a feature-name
+    pattern."""
+
+    filterset_class = FeatureSetFilterSet
+    pagination_class = FeatureSetCursor
+    serializer_class = FeatureValueSerializer
+
+    def get_queryset(self):
+        return FeatureSet.objects.filter(status="done").select_related(*selectors.FEATURE_SET_CONTEXT)
+
+    def list(self, request, *args, **kwargs):
+        sets = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        records = list(selectors.feature_values_long(sets, feature_pattern=request.query_params.get("feature")))
+        return self.get_paginated_response(self.get_serializer(records, many=True).data)

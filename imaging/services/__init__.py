@@ -33,13 +33,18 @@ from .radiomics import (
     profiles_for_modality,
     series_volume_path,
 )
-from .segments import segment_assign_lesion, segment_measurement_accept, segment_measurement_override
+from .segments import (
+    measurement_enter,
+    segment_assign_lesion,
+    segment_measurement_accept,
+    segment_measurement_override,
+)
 
 __all__ = [
     "BASELINE_LOOKAHEAD_DAYS", "PRE_BASELINE_LOOKAHEAD_DAYS", "auto_extract_deferred", "auto_extract_enabled",
     "external_profile_for_import", "feature_set_compute", "feature_set_retry", "feature_sets_extract_batch",
     "features_import", "measurements_import",
-    "feature_sets_request", "lesion_create", "lesions_validate", "measurement_record", "profile_export_yaml",
+    "feature_sets_request", "lesion_create", "lesions_validate", "measurement_enter", "measurement_record", "profile_export_yaml",
     "profile_load_yaml", "profile_save", "profile_set_active", "profiles_for_modality",
     "regimen_assign_all",
     "regimen_for_assessment", "segment_assign_lesion", "segment_measurement_accept", "segment_measurement_override",

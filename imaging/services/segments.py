@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from .. import choices
 from ..choices import LesionMapping, ProposalStatus
-from ..models import LesionMeasurement
+from ..models import LesionMeasurement, Segment
 from .assessments import measurement_record
 
 
@@ -69,4 +69,17 @@ def segment_measurement_override(*, segment, user, size_mm, status=choices.Measu
     segment.proposal_status, segment.measurement = ProposalStatus.OVERRIDDEN, measurement
     segment.reviewed_by, segment.reviewed_at = user, timezone.now()
     segment.save()
+    return measurement
+
+
+@transaction.atomic
+def measurement_enter(*, lesion, timepoint, user, **fields):
+    """A person's reading of one lesion at one assessment (the lesion table's cell, the API): when a segmentation
+    proposes a size for this lesion there, the person's value overrides the proposal (the segment says so);
+    otherwise it is recorded as is. Returns the measurement."""
+    proposed = Segment.objects.filter(lesion=lesion, segmentation__image_series__study__timepoint=timepoint,
+                                      proposal_status=ProposalStatus.PROPOSED).first()
+    if proposed is not None:
+        return segment_measurement_override(segment=proposed, user=user, **fields)
+    measurement, _ = measurement_record(lesion=lesion, timepoint=timepoint, user=user, **fields)
     return measurement
