@@ -1,9 +1,27 @@
 """What every app's API shares: writes through the app's services, with the model's messages as field errors."""
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import permissions, status
+from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+
+
+class DetailSerializer(serializers.Serializer):
+    """An error or a refusal in one sentence (DRF's ``{"detail": ...}``)."""
+
+    detail = serializers.CharField()
+
+
+_MESSAGES = {"type": "array", "items": {"type": "string"}}
+
+
+def error_schema(description="Refused, nothing written: what is wrong, per field (or `detail` for the whole "
+                             "request, e.g. a body that is not JSON).", **properties):
+    """The schema of a 400 answer: ``{"<field>": ["<message>", ...]}``, or ``{"detail": "<sentence>"}`` for a request
+    DRF could not parse; ``properties`` names fields whose errors have another shape."""
+    return OpenApiResponse(description=description, response={
+        "type": "object", "properties": {"detail": {"type": "string"}, **properties},
+        "additionalProperties": _MESSAGES})
 
 
 def field_errors(exc):
@@ -46,5 +64,5 @@ def service_create_schema(serializer):
     return extend_schema_view(create=extend_schema(responses={
         201: OpenApiResponse(serializer, description="Created."),
         200: OpenApiResponse(serializer, description="The row this natural key names existed: updated."),
-        400: OpenApiResponse(description="Field errors: {field: [message, ...]}, nothing written."),
+        400: error_schema(),
     }))

@@ -15,6 +15,98 @@ class ResponseDocumentSerializer(serializers.Serializer):
         return data
 
 
+# The calculator's document and result, for the schema (docs/response.md, "Input format" and "Output"); the engine
+# validates the document itself and says what is wrong in its own words.
+class _LesionReading(serializers.Serializer):
+    id = serializers.CharField(help_text="The lesion's id, the same at every timepoint.")
+    kind = serializers.ChoiceField(choices=["target", "non-target"], required=False, help_text="Baseline only.")
+    organ = serializers.CharField(required=False)
+    nodal = serializers.BooleanField(required=False)
+    size_mm = serializers.FloatField(required=False, min_value=0, help_text="Longest diameter (short axis of a node).")
+    measurement = serializers.ChoiceField(choices=["disappeared", "too-small-to-measure", "not-assessed"],
+                                          required=False)
+    status = serializers.ChoiceField(required=False, choices=[
+        "present", "absent", "unequivocal-progression", "increased-from-last-assessment",
+        "no-change-from-last-assessment", "not-evaluated"], help_text="Non-target and new lesions.")
+    equivocal = serializers.BooleanField(required=False, help_text="New lesions.")
+
+
+class _TimepointDocument(serializers.Serializer):
+    label = serializers.CharField()
+    date = serializers.DateField()
+    kind = serializers.ChoiceField(choices=["pre-baseline", "baseline", "follow-up"], required=False)
+    lesions = _LesionReading(many=True, required=False)
+    new_lesions = _LesionReading(many=True, required=False)
+    not_evaluable = serializers.BooleanField(required=False)
+
+
+class ResponseDocumentInputSerializer(serializers.Serializer):
+    """A response document (docs/response.md): the treatment start and the timepoints with their lesion readings."""
+
+    patient_id = serializers.CharField(required=False)
+    treatment_start = serializers.DateField(help_text="First ICI dose: day 0.")
+    timepoints = _TimepointDocument(many=True)
+    clinical = serializers.DictField(required=False, help_text="ttf_days or treatment_end, ECOG, death_date.")
+    options = serializers.DictField(required=False, help_text="Engine options (docs/response.md); unknown ones are "
+                                                              "errors.")
+
+
+class _BestResponse(serializers.Serializer):
+    value = serializers.CharField(allow_null=True)
+    decided_at = serializers.CharField(allow_null=True)
+    confirmed_at = serializers.CharField(allow_null=True)
+    explanation = serializers.ListField(child=serializers.CharField())
+
+
+class _Survival(serializers.Serializer):
+    event = serializers.BooleanField()
+    event_kind = serializers.CharField(allow_null=True)
+    date = serializers.DateField(allow_null=True)
+    label = serializers.CharField(allow_null=True)
+    days = serializers.IntegerField(allow_null=True)
+    months = serializers.FloatField(allow_null=True)
+    explanation = serializers.ListField(child=serializers.CharField())
+
+
+class _TimepointResult(serializers.Serializer):
+    label = serializers.CharField()
+    date = serializers.DateField()
+    kind = serializers.CharField()
+    days_from_treatment_start = serializers.IntegerField()
+    target_sum_mm = serializers.FloatField(allow_null=True)
+    pct_change_from_baseline = serializers.FloatField(allow_null=True)
+    nadir_prior_mm = serializers.FloatField(allow_null=True)
+    pct_change_from_nadir = serializers.FloatField(allow_null=True)
+    target_response = serializers.CharField()
+    non_target_response = serializers.CharField()
+    recist_tpr = serializers.CharField(allow_null=True)
+    irecist_tpr = serializers.CharField(allow_null=True)
+    explanation = serializers.ListField(child=serializers.CharField())
+
+
+class ResponseResultSerializer(serializers.Serializer):
+    """The engine's result (docs/response.md, "Output"); the main keys typed, the per-definition blocks as objects."""
+
+    engine = serializers.DictField(child=serializers.CharField())
+    input_sha256 = serializers.CharField()
+    options = serializers.DictField()
+    treatment_start = serializers.DateField()
+    baseline = serializers.DictField()
+    timepoints = _TimepointResult(many=True)
+    recist_bor = _BestResponse()
+    irecist_ibor = _BestResponse()
+    recist_progression_date = serializers.DateField(allow_null=True)
+    ipfs_event_date = serializers.DateField(allow_null=True)
+    recist_pfs = _Survival()
+    irecist_pfs = _Survival()
+    iupd_episodes = serializers.ListField(child=serializers.DictField())
+    pseudoprogression = serializers.DictField()
+    dcb = serializers.DictField()
+    hyperprogression = serializers.DictField(child=serializers.DictField())
+    dissociated_response = serializers.DictField(child=serializers.DictField())
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
 class ResponseAssessmentSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:analytics:response-assessment-detail")
     patient = serializers.SlugRelatedField(slug_field="study_id", read_only=True)
@@ -56,8 +148,9 @@ class AnalysisRunSerializer(serializers.ModelSerializer):
     """A stored survival analysis, without its result (the list)."""
 
     url = serializers.HyperlinkedIdentityField(view_name="api:analytics:analysis-run-detail")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    rerun_of = serializers.HyperlinkedRelatedField(view_name="api:analytics:analysis-run-detail", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    rerun_of = serializers.HyperlinkedRelatedField(view_name="api:analytics:analysis-run-detail", read_only=True,
+                                                   allow_null=True)
     n = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
 
@@ -83,12 +176,8 @@ class AnalysisRunDetailSerializer(AnalysisRunSerializer):
 class AnalysisRunCreateSerializer(serializers.Serializer):
     """A spec to run (docs/analytics.md): kind, endpoint, cohort, covariates or group_by, and options."""
 
-    spec = serializers.JSONField()
-
-    def validate_spec(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("The spec must be a JSON object.")
-        return value
+    spec = serializers.DictField(help_text="kind (km, cox, landmark, irae_cox, classification, ...), endpoint, "
+                                           "cohort, covariates or group_by, options: see docs/analytics.md.")
 
 
 class AnalysisRunDataChangedSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from patients.models import Patient
+from radimmuno.api import DetailSerializer, error_schema
 
 from ..compute.response import ResponseInputError, evaluate
 from ..filtersets import (
@@ -21,6 +22,8 @@ from ..models import AnalysisRun, FeatureRobustness, ResponseAssessment, Timepoi
 from ..selectors import analysis_run_data_changed, analysis_runs, delta_features, delta_long
 from ..services import analysis_run_create, analysis_run_rerun, model_score
 from .serializers import (
+    ResponseDocumentInputSerializer,
+    ResponseResultSerializer,
     AnalysisRunCreateSerializer,
     AnalysisRunDataChangedSerializer,
     AnalysisRunDetailSerializer,
@@ -81,7 +84,8 @@ EXAMPLE = {
 class ResponseEvaluateView(APIView):
     """Stateless calculator: evaluate one response document and return the full result (nothing is stored)."""
 
-    @extend_schema(request=dict, responses={200: dict, 400: dict},
+    @extend_schema(request=ResponseDocumentInputSerializer, responses={200: ResponseResultSerializer,
+                                                                        400: error_schema()},
                    examples=[OpenApiExample("two targets, partial response", value=EXAMPLE, request_only=True)])
     def post(self, request):
         document = request.data
@@ -102,6 +106,10 @@ ANALYSIS_EXAMPLE = {
              "covariates": ["age_at_start", "sex", "ecog_baseline", "pdl1_tps"]},
 }
 ANALYSIS_KM_EXAMPLE = {"spec": {"kind": "km", "endpoint": "pfs_recist", "group_by": "pdl1_tps", "cut": [1, 50]}}
+
+
+SPEC_ERRORS = error_schema(spec={"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                                 "description": "Per key of the spec at fault, what is wrong with it."})
 
 
 def _validation_errors(exc):
@@ -135,20 +143,23 @@ class AnalysisRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data = AnalysisRunDetailSerializer(run, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
 
-    @extend_schema(request=AnalysisRunCreateSerializer, responses={202: AnalysisRunDetailSerializer, 400: dict},
+    @extend_schema(request=AnalysisRunCreateSerializer, responses={202: AnalysisRunDetailSerializer, 400: SPEC_ERRORS},
                    examples=[OpenApiExample("Cox model of OS", value=ANALYSIS_EXAMPLE, request_only=True),
                              OpenApiExample("KM of PFS by PD-L1 TPS group", value=ANALYSIS_KM_EXAMPLE,
                                             request_only=True)])
     def create(self, request):
         serializer = AnalysisRunCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():  # no spec, or not an object: said as every other refusal of the spec
+            errors = serializer.errors.get("spec", serializer.errors)
+            return Response({"spec": errors if isinstance(errors, dict) else {"spec": errors}},
+                            status=status.HTTP_400_BAD_REQUEST)
         try:
             run = analysis_run_create(spec=serializer.validated_data["spec"], user=request.user)
         except ValidationError as exc:
             return Response(_validation_errors(exc), status=status.HTTP_400_BAD_REQUEST)
         return self._accepted(run)
 
-    @extend_schema(request=None, responses={202: AnalysisRunDetailSerializer, 400: dict},
+    @extend_schema(request=None, responses={202: AnalysisRunDetailSerializer, 400: SPEC_ERRORS},
                    summary="Run the same spec again (a new run linked to this one)")
     @action(detail=True, methods=["post"])
     def rerun(self, request, pk=None):
@@ -222,7 +233,9 @@ class ModelScoreView(APIView):
     """Score patients with a stored classification model (``POST {"patients": ["DEMO-00001"]}``). Patients whose
     features do not come from the extraction profile version the model was fitted on are refused with the reason."""
 
-    @extend_schema(request=ModelScoreRequestSerializer, responses={200: ModelScoreSerializer, 400: dict, 404: dict})
+    @extend_schema(request=ModelScoreRequestSerializer,
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The model's run id.")],
+                   responses={200: ModelScoreSerializer, 400: error_schema(), 404: DetailSerializer})
     def post(self, request, pk):
         run_row = AnalysisRun.objects.filter(pk=pk, kind="classification").first()
         if run_row is None:

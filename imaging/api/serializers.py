@@ -38,8 +38,8 @@ class SeriesSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:imaging:series-detail")
     patient = serializers.CharField(source="study.patient.study_id", read_only=True)
     study_instance_uid = serializers.CharField(source="study.study_instance_uid", read_only=True)
-    study_date = serializers.DateField(source="study.study_date", read_only=True)
-    timepoint = serializers.PrimaryKeyRelatedField(source="study.timepoint", read_only=True)
+    study_date = serializers.DateField(source="study.study_date", read_only=True, allow_null=True)
+    timepoint = serializers.PrimaryKeyRelatedField(source="study.timepoint", read_only=True, allow_null=True)
 
     class Meta:
         model = Series
@@ -58,8 +58,8 @@ class SegmentSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(source="segmentation.kind", read_only=True)
     image_series = serializers.HyperlinkedRelatedField(
         source="segmentation.image_series", view_name="api:imaging:series-detail", read_only=True)
-    lesion_label = serializers.CharField(source="lesion.label", read_only=True, default=None)
-    proposed_size_mm = serializers.DecimalField(max_digits=7, decimal_places=1, read_only=True)
+    lesion_label = serializers.CharField(source="lesion.label", read_only=True, default=None, allow_null=True)
+    proposed_size_mm = serializers.DecimalField(max_digits=7, decimal_places=1, read_only=True, allow_null=True)
 
     class Meta:
         model = Segment
@@ -90,7 +90,8 @@ class FeatureSetSerializer(serializers.ModelSerializer):
     image_series = serializers.HyperlinkedRelatedField(
         source="segment.segmentation.image_series", view_name="api:imaging:series-detail", read_only=True)
     segment = serializers.HyperlinkedRelatedField(view_name="api:imaging:segment-detail", read_only=True)
-    lesion_label = serializers.CharField(source="segment.lesion.label", read_only=True, default=None)
+    lesion_label = serializers.CharField(source="segment.lesion.label", read_only=True, default=None,
+                                         allow_null=True)
     profile_name = serializers.CharField(source="profile.name", read_only=True)
     profile_version = serializers.IntegerField(source="profile.version", read_only=True)
 
@@ -150,7 +151,7 @@ class MeasurementSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:imaging:measurement-detail")
     lesion_label = serializers.CharField(source="lesion.label", read_only=True)
     date = serializers.DateField(source="timepoint.date", read_only=True)
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = LesionMeasurement

@@ -114,7 +114,7 @@ class PatientSerializer(serializers.HyperlinkedModelSerializer):
 class PatientDetailSerializer(PatientSerializer):
     biomarkers = BiomarkerBriefSerializer(many=True, read_only=True)
     adverse_events = AdverseEventBriefSerializer(many=True, read_only=True)
-    outcome = OutcomeBriefSerializer(read_only=True)
+    outcome = OutcomeBriefSerializer(read_only=True, allow_null=True)
 
     class Meta(PatientSerializer.Meta):
         fields = PatientSerializer.Meta.fields + ["biomarkers", "adverse_events", "outcome"]
