@@ -73,8 +73,12 @@ def main():
                + [(url.format(pk=pk), h) for pk in patients[:40] for url, h in (
                    ("/patients/{pk}/", headers), ("/analytics/patients/{pk}/response/", htmx),
                    ("/imaging/patients/{pk}/measurements/", htmx), ("/analytics/patients/{pk}/history/", htmx))])
-        for url, h in mix[:8]:  # warm every worker a little
+        first = []
+        for url, h in mix[:8]:  # warm every worker a little; these are the first requests the workers answer
+            started = time.perf_counter()
             _get(args.port, url, h)
+            first.append((url, 1000 * (time.perf_counter() - started)))
+        print("first requests after start: " + ", ".join(f"{url} {ms:.0f} ms" for url, ms in first))
         times, codes, stop = [], Counter(), time.monotonic() + args.seconds
         lock = threading.Lock()
 

@@ -19,6 +19,7 @@ def patient_list(request):
     filterset = selectors.patient_list(filters=request.GET, request=request)
     queryset = filterset.qs if filterset.is_valid() else Patient.objects.none()
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.patient_list_rows(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filterset": filterset, "page": page, "query": query.urlencode()}

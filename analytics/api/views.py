@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from patients.models import Patient
-from radimmuno.api import DetailSerializer, error_schema
+from radimmuno.api import DetailSerializer, PageThenRowsMixin, error_schema
 
 from ..compute.response import ResponseInputError, evaluate
 from ..filtersets import (
@@ -39,7 +39,7 @@ from .serializers import (
 )
 
 
-class ResponseAssessmentViewSet(viewsets.ReadOnlyModelViewSet):
+class ResponseAssessmentViewSet(PageThenRowsMixin, viewsets.ReadOnlyModelViewSet):
     """Stored response assessments (one per patient and ICI regimen), recomputed when lesion data change.
 
     ``?worklist=to-read|awaiting|overdue|hyperprogression|dissociated|all`` lists the assessments with a worklist
@@ -58,6 +58,9 @@ class ResponseAssessmentViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return ResponseAssessmentDetailSerializer if self.action == "retrieve" else ResponseAssessmentSerializer
+
+    def page_rows_queryset(self):
+        return ResponseAssessment.objects.select_related("patient__site", "regimen").defer("result", "summary")
 
 
 class TimepointResponseViewSet(viewsets.ReadOnlyModelViewSet):

@@ -65,6 +65,14 @@ class ResponseAssessment(BackgroundJob):
         constraints = [
             models.UniqueConstraint(fields=["patient", "regimen"], name="response_unique_per_regimen"),
         ]
+        indexes = [
+            # What the patient list reads per patient (its current response and flags) and filters on, in one
+            # covering index: the rows themselves hold the large result JSON, which on SQLite sits before these
+            # later-added columns, so reading them from the table walks the JSON's overflow pages for every row.
+            models.Index(fields=["patient", "is_latest", "current_irecist", "current_date", "awaiting_read_from",
+                                 "iupd_awaiting_confirmation", "hyperprogression_any", "pseudoprogression",
+                                 "dissociated_any"], name="assessment_list_columns"),
+        ]
         ordering = ["patient", "regimen__start_date"]
 
     def __str__(self):

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from radimmuno.api import ReadOrModelPermissions, ServiceCreateMixin, field_errors, service_create_schema
 
+from .. import selectors as patient_selectors
 from .. import services
 from ..filtersets import (
     AdverseEventFilterSet,
@@ -62,10 +63,14 @@ class PatientViewSet(_RecordViewSet):
     filterset_class = PatientFilterSet
 
     def get_queryset(self):
-        queryset = Patient.objects.with_list_columns()  # the list's columns, filters and orderings
-        if self.action == "retrieve":
-            queryset = queryset.select_related("outcome").prefetch_related("biomarkers__kind", "adverse_events")
-        return queryset
+        if self.action == "list":
+            return Patient.objects.for_list()  # the list's filters and orderings; a page's columns: below
+        return Patient.objects.with_list_columns().select_related("outcome").prefetch_related(
+            "biomarkers__kind", "adverse_events")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return page if page is None else patient_selectors.patient_list_rows(page)
 
     def get_serializer_class(self):
         return PatientDetailSerializer if self.action == "retrieve" else PatientSerializer
