@@ -8,6 +8,7 @@ import hashlib
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 
 def key_digest(key):
@@ -46,3 +47,27 @@ class ApiToken(models.Model):
         if self.revoked_at:
             return "revoked"
         return "expired" if self.expires_at <= timezone.now() else "active"
+
+
+class SiteMembership(models.Model):
+    """A user's access to one site's patients (``site`` empty: every site — a network-wide role, granted by a
+    superuser). What they may do there is their role (a group: clinician, curator, researcher, site admin)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_memberships")
+    site = models.ForeignKey("patients.Site", on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="memberships", help_text="Empty: every site.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    history = HistoricalRecords()  # who was given access to which site, and who took it away
+
+    class Meta:
+        ordering = ["user", "site"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "site"], name="site_membership_unique"),
+            models.UniqueConstraint(fields=["user"], condition=models.Q(site__isnull=True),
+                                    name="site_membership_one_all_sites"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} at {self.site or 'every site'}"

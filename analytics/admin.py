@@ -1,9 +1,11 @@
 from django.contrib import admin
 
+from accounts.admin_scope import SiteScopedAdmin
+
 from .models import AnalysisRun, FeatureRobustness, ResponseAssessment, TimepointResponse
 
 
-class TimepointResponseInline(admin.TabularInline):
+class TimepointResponseInline(SiteScopedAdmin, admin.TabularInline):
     model = TimepointResponse
     extra = 0
     can_delete = False
@@ -12,7 +14,7 @@ class TimepointResponseInline(admin.TabularInline):
 
 
 @admin.register(ResponseAssessment)
-class ResponseAssessmentAdmin(admin.ModelAdmin):
+class ResponseAssessmentAdmin(SiteScopedAdmin, admin.ModelAdmin):
     """Computed results: read-only (they are recomputed from lesion data); curators can re-run them."""
 
     list_display = ["patient", "regimen", "status", "recist_bor", "irecist_ibor", "pseudoprogression",
@@ -41,7 +43,7 @@ class ResponseAssessmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AnalysisRun)
-class AnalysisRunAdmin(admin.ModelAdmin):
+class AnalysisRunAdmin(SiteScopedAdmin, admin.ModelAdmin):
     """Stored survival analyses: read-only records (reproducibility); curators can re-run them."""
 
     list_display = ["pk", "kind", "endpoint", "status", "created_by", "created_at", "finished_at", "rerun_of"]
@@ -74,7 +76,7 @@ class AnalysisRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(FeatureRobustness)
-class FeatureRobustnessAdmin(admin.ModelAdmin):
+class FeatureRobustnessAdmin(SiteScopedAdmin, admin.ModelAdmin):
     """Stored robustness of each profile version (``manage.py feature_robustness``): read-only, with its table."""
 
     list_display = ["profile", "method", "status", "n_lesions", "n_patients", "robust_of", "threshold",

@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -17,8 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from imaging import selectors as imaging_selectors
 from patients.choices import DrugClass, TumourType
+from accounts.access import scope, site_ids
 from patients.models import Patient, Site
-from patients.selectors import patient_header
+from patients.selectors import patient_header, site_codes
 from radimmuno.htmx import render_page
 
 from . import selectors, services
@@ -61,12 +62,13 @@ def _panel_context(patient):
 
 
 @login_required
+@permission_required("analytics.view_responseassessment", raise_exception=True)
 @require_GET
 def patient_response(request, pk):
     """The patient's response panel (full page, or the fragment the patient page loads): the engine's stored
     results (``ResponseAssessment``, ``TimepointResponse``), target sums included; polls while recomputing."""
     try:
-        patient = patient_header(pk=pk)
+        patient = patient_header(pk=pk, user=request.user)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
     return render_page(request, "analytics/patient_response.html", "analytics/partials/response_panel.html",
@@ -74,12 +76,13 @@ def patient_response(request, pk):
 
 
 @login_required
+@permission_required("analytics.view_responseassessment", raise_exception=True)
 @require_GET
 def patient_timeline(request, pk):
     """The patient's course on one time axis (SVG with its text alternative): regimens, scans coloured by response,
     irAEs by grade, biomarkers, death or last contact. Refreshed when lesion data changes on the page."""
     try:
-        patient = patient_header(pk=pk)
+        patient = patient_header(pk=pk, user=request.user)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
     data = selectors.patient_timeline(patient=patient)
@@ -89,12 +92,13 @@ def patient_timeline(request, pk):
 
 
 @login_required
+@permission_required("analytics.view_responseassessment", raise_exception=True)
 @require_GET
 def patient_history(request, pk):
     """What changed for the patient and who changed it — measurements, assessments, treatment, follow-up and the
     worklist alerts (raised, acknowledged, resolved) — newest first."""
     try:
-        patient = patient_header(pk=pk)
+        patient = patient_header(pk=pk, user=request.user)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
     entries, total = selectors.patient_history(patient=patient)
@@ -103,12 +107,13 @@ def patient_history(request, pk):
 
 
 @login_required
+@permission_required("analytics.view_deltafeature", raise_exception=True)
 def patient_deltas(request, pk):
     """The patient's delta-radiomics panel (full page, or the fragment the patient page loads): a heatmap of
     relative changes (features of one family × lesions) for a profile, region and pair, acquisition flags,
     refused pairs, and one feature's trend per lesion. Controls re-render the fragment (``hx-get``)."""
     try:
-        patient = patient_header(pk=pk)
+        patient = patient_header(pk=pk, user=request.user)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
     get = request.GET
@@ -131,12 +136,13 @@ def patient_deltas(request, pk):
 
 
 @login_required
+@permission_required("analytics.view_responseassessment", raise_exception=True)
 @require_GET
 def patient_models(request, pk):
     """The patient's scores from the latest stored classification models (research decision support): each
     model's target, validated AUC with its CI, and this patient's probability, or why the model cannot score them."""
     try:
-        patient = patient_header(pk=pk)
+        patient = patient_header(pk=pk, user=request.user)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
     rows = []
@@ -170,7 +176,7 @@ def _worklist_context(request):
     chosen = _worklist_filters(request.GET)
     today = timezone.localdate()
     common = {"site": chosen["site"] or None, "status": chosen["status"], "scope": chosen["scope"], "today": today,
-              "followed_by": request.user if chosen["care_team"] == "mine" else None}
+              "followed_by": request.user if chosen["care_team"] == "mine" else None, "user": request.user}
     alerts = selectors.worklist_alerts(section=chosen["section"] or None, **common).select_related(
         "patient__site", "regimen", "acknowledged_by").order_by(
         Case(*[When(kind=kind, then=i) for i, kind in enumerate(_SECTION_ORDER)]), F("due_date").asc(nulls_last=True),
@@ -182,17 +188,20 @@ def _worklist_context(request):
     query = request.GET.copy()
     query.pop("page", None)
     counts = selectors.worklist_counts(**common)
-    curation = imaging_selectors.curation_counts() if request.user.has_perm("imaging.change_segment") else None
+    curation = (imaging_selectors.curation_counts(user=request.user) if request.user.has_perm("imaging.change_segment")
+                else None)
     return {"alerts": page, "page": page, "count": page.paginator.count, "today": today, "query": query.urlencode(),
             "curation": curation,
             "sections": [(name, label, counts[name]) for name, label in selectors.WORKLIST_SECTIONS],
-            "statuses": WORKLIST_STATUSES, "scopes": WORKLIST_SCOPES, "care_teams": WORKLIST_CARE_TEAMS, "sites": Site.objects.all(), **chosen}
+            "statuses": WORKLIST_STATUSES, "scopes": WORKLIST_SCOPES, "care_teams": WORKLIST_CARE_TEAMS,
+            "sites": scope(Site.objects.all(), request.user), **chosen}
 
 
 _SECTION_ORDER = ["scan-to-read", "confirmation-due", "hyperprogression", "irae", "dissociated"]
 
 
 @login_required
+@permission_required("analytics.view_alert", raise_exception=True)
 @require_GET
 def worklist(request):
     """Home: what needs doing — scans to read, confirmations due and overdue, alerts to review — with counts per
@@ -203,11 +212,12 @@ def worklist(request):
 
 
 @login_required
+@permission_required("analytics.change_alert", raise_exception=True)
 @require_POST
 def worklist_acknowledge(request, pk):
     """Acknowledge one alert (``note`` optional): it leaves the open list and the patient's history records who and
     when. An htmx request gets the re-rendered table (its filters come with the form)."""
-    alert = Alert.objects.filter(pk=pk).first()
+    alert = scope(Alert.objects.filter(pk=pk), request.user).first()
     if alert is None:
         raise Http404("No such alert.")
     try:
@@ -226,11 +236,14 @@ SWIMMER_LANES_PER_PAGE = 50
 COHORT_FILTERS = ("site", "tumour_type", "drug_class")
 
 
-def _cached_until_recomputed(name, parts, assessments, compute):
+def _cached_until_recomputed(name, parts, assessments, compute, *, user):
     """``compute()``, cached until an assessment of ``assessments`` is recomputed: the key holds ``parts`` (what was
-    asked), the row count and the latest computation time, so a cohort of 10,000 is drawn once per change."""
+    asked), the sites the user sees, the row count and the latest computation time, so a cohort of 10,000 is drawn
+    once per change — and never shown to a user of other sites."""
     stamp = assessments.order_by().aggregate(n=Count("pk"), latest=Max("computed_at"))
-    key = f"{name}:" + hashlib.sha256(json.dumps([parts, stamp["n"], str(stamp["latest"])], sort_keys=True,
+    sites = site_ids(user)
+    sites = "all" if sites is None else sorted(sites)
+    key = f"{name}:" + hashlib.sha256(json.dumps([parts, sites, stamp["n"], str(stamp["latest"])], sort_keys=True,
                                                  default=str).encode()).hexdigest()
     value = cache.get(key)
     if value is None:
@@ -239,13 +252,14 @@ def _cached_until_recomputed(name, parts, assessments, compute):
     return value
 
 
-def _cohort_waterfall(queryset, params):
+def _cohort_waterfall(queryset, params, user):
     """The waterfall SVG and its counts (bars, of which with a measurable change)."""
     def draw():
         bars = selectors.cohort_waterfall_bars(queryset)
         return (svgplots.waterfall_svg(bars) if bars else "", len(bars), sum(1 for b in bars if b[1] is not None))
 
-    return _cached_until_recomputed("cohort-waterfall", {k: params.get(k, "") for k in COHORT_FILTERS}, queryset, draw)
+    return _cached_until_recomputed("cohort-waterfall", {k: params.get(k, "") for k in COHORT_FILTERS}, queryset, draw,
+                                    user=user)
 
 
 KM_GROUPS = [("", "No grouping"), ("sex", "Sex"), ("tumour_type", "Tumour type"), ("drug_class", "Drug class"),
@@ -253,6 +267,7 @@ KM_GROUPS = [("", "No grouping"), ("sex", "Sex"), ("tumour_type", "Tumour type")
 
 
 @login_required
+@permission_required("analytics.view_cohort", raise_exception=True)
 @require_GET
 def cohort_km(request):
     """The cohort's Kaplan–Meier curves with the numbers at risk, for an endpoint and a grouping, under the cohort
@@ -266,9 +281,14 @@ def cohort_km(request):
     group = request.GET.get("km_group", "")
     group = group if group in dict(KM_GROUPS) else ""
     cohort = {name: [request.GET[name]] for name in COHORT_FILTERS if request.GET.get(name)}
+    allowed = site_codes(request.user)
+    if allowed is not None:  # the curves of the user's sites' patients only
+        cohort["site"] = sorted(set(cohort.get("site") or allowed) & allowed)
     spec = {"kind": "km", "endpoint": endpoint, "cohort": cohort, **({"group_by": group} if group else {})}
 
     def fit():
+        if "site" in cohort and not cohort["site"]:  # never an empty filter: it would mean every site
+            return {"svg": "", "error": "no patient of your sites in this selection", "n": None, "events": None}
         try:
             normalised = survival_compute.validate_spec(spec)
             selectors.survival_spec_check(normalised)
@@ -278,7 +298,8 @@ def cohort_km(request):
         except (survival_compute.SpecError, survival_compute.AnalysisError) as exc:
             return {"svg": "", "error": str(exc), "n": None, "events": None}
 
-    context = _cached_until_recomputed("cohort-km", spec, selectors.cohort_assessments(), fit)
+    context = _cached_until_recomputed("cohort-km", spec, selectors.cohort_assessments(user=request.user), fit,
+                                       user=request.user)
     query = request.GET.copy()
     context = {**context, "endpoint": endpoint, "group": group, "groups": KM_GROUPS, "query": query.urlencode(),
                "endpoints": [(e, survival_compute.ENDPOINT_LABELS[e]) for e in survival_compute.ENDPOINTS],
@@ -287,19 +308,21 @@ def cohort_km(request):
 
 
 @login_required
+@permission_required("analytics.view_cohort", raise_exception=True)
 @require_GET
 def cohort(request):
     """Cohort plots under the patient-list filters: the waterfall of every assessed regimen and the swimmer plot one
     page of lanes at a time (longest time on treatment first); SVG drawn per request in milliseconds (no
     matplotlib in the web process), each with its text alternative, downloadable as SVG (``?download=waterfall`` or
     ``swimmer``) or, in the browser, as PNG. Lanes are ordered by regimen start, earliest first."""
-    filters = ResponseAssessmentFilterSet(request.GET, queryset=selectors.cohort_assessments())  # as the API
+    filters = ResponseAssessmentFilterSet(request.GET,  # as the API
+                                          queryset=selectors.cohort_assessments(user=request.user))
     site, tumour_type = filters.form.data.get("site", ""), filters.form.data.get("tumour_type", "")
     drug_class = filters.form.data.get("drug_class", "")
     queryset = filters.qs
     download = request.GET.get("download")
     swimmer_only = (getattr(request, "htmx", None) and not request.htmx.boosted) or download == "swimmer"
-    waterfall, n, n_measured = ("", 0, 0) if swimmer_only else _cohort_waterfall(queryset, request.GET)
+    waterfall, n, n_measured = ("", 0, 0) if swimmer_only else _cohort_waterfall(queryset, request.GET, request.user)
     by_start = queryset.order_by("regimen__start_date", "patient__study_id")
     page = Paginator(by_start.values_list("pk", flat=True), SWIMMER_LANES_PER_PAGE).get_page(request.GET.get("lanes"))
     lanes = selectors.cohort_swimmer_lanes(by_start.filter(pk__in=list(page.object_list)))
@@ -314,7 +337,8 @@ def cohort(request):
     context = {
         "waterfall": waterfall, "swimmer": swimmer,
         "n": n, "n_measured": n_measured, "lanes": page, "query": query.urlencode(),
-        "site": site, "tumour_type": tumour_type, "sites": Site.objects.all(), "tumour_types": TumourType.choices,
+        "site": site, "tumour_type": tumour_type, "sites": scope(Site.objects.all(), request.user),
+        "tumour_types": TumourType.choices,
         "drug_class": drug_class, "drug_classes": DrugClass.choices,
     }
     return render_page(request, "analytics/cohort.html", "analytics/partials/swimmer.html", context)
@@ -322,6 +346,7 @@ def cohort(request):
 
 # -- survival analyses: the list and the new-analysis form, a run's status (polled) and its report -----------------
 @login_required
+@permission_required("analytics.view_analysisrun", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def analyses(request):
     """Stored analyses, newest first, and the form for a new one (POST: ``analysis_run_create``; a spec error is
@@ -341,7 +366,7 @@ def analyses(request):
         else:
             return redirect("analytics:analysis-run", pk=run.pk)
     # the list needs n and events from the result, never the figures or the patient pks
-    runs = selectors.analysis_runs().defer("figures", "patient_ids")
+    runs = scope(selectors.analysis_runs(), request.user).defer("figures", "patient_ids")
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
     context = {"form": form, "model_form": model_form, "model_form_open": is_model, "runs": page, "page": page}
     return render(request, "analytics/analyses.html", context)
@@ -419,18 +444,19 @@ def _report(result, spec=None):
     }
 
 
-def _run_or_404(pk):
-    run = selectors.analysis_runs().filter(pk=pk).first()
+def _run_or_404(request, pk):
+    run = scope(selectors.analysis_runs(), request.user).filter(pk=pk).first()  # own runs (every site: all)
     if run is None:
         raise Http404("No such analysis.")
     return run
 
 
 @login_required
+@permission_required("analytics.view_analysisrun", raise_exception=True)
 @require_GET
 def analysis_run(request, pk):
     """One run: its status row while pending/running (the fragment polls itself every 2 s), then its report."""
-    run = _run_or_404(pk)
+    run = _run_or_404(request, pk)
     result = run.result or {}
     context = {
         "run": run, "result": result, "figures": run.figures or {},
@@ -444,11 +470,12 @@ def analysis_run(request, pk):
 
 
 @login_required
+@permission_required("analytics.view_analysisrun", raise_exception=True)
 @require_GET
 def analysis_run_report(request, pk):
     """A finished run's report as one self-contained HTML file (styles and SVG figures inline), downloaded: the
     same tables and TRIPOD items as the run page, the spec and the versions. 404 until the run is done."""
-    run = _run_or_404(pk)
+    run = _run_or_404(request, pk)
     if run.status != "done" or not run.result:
         raise Http404("This analysis has no report yet: it is not finished, or it failed.")
     css_path = finders.find("css/app.css")
@@ -464,8 +491,9 @@ def analysis_run_report(request, pk):
 
 
 @login_required
+@permission_required("analytics.add_analysisrun", raise_exception=True)
 @require_POST
 def analysis_run_rerun(request, pk):
     """Re-run the stored spec (``analysis_run_rerun``) and go to the new run."""
-    new = services.analysis_run_rerun(_run_or_404(pk), user=request.user)
+    new = services.analysis_run_rerun(_run_or_404(request, pk), user=request.user)
     return redirect("analytics:analysis-run", pk=new.pk)

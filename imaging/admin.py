@@ -1,12 +1,13 @@
 """Curation admin for timepoints, lesions and measurements, with change history."""
 from django.contrib import admin
 
+from accounts.admin_scope import SiteScopedAdmin
 from patients.admin import HistoryAdmin, PatientAdmin
 
 from .models import Lesion, LesionMeasurement, Timepoint
 
 
-class TimepointInline(admin.TabularInline):
+class TimepointInline(SiteScopedAdmin, admin.TabularInline):
     """The patient's imaging assessments on the patient's change page (attached below: patients imports nothing
     from imaging)."""
 
@@ -20,7 +21,7 @@ class TimepointInline(admin.TabularInline):
 PatientAdmin.inlines = [*PatientAdmin.inlines, TimepointInline]
 
 
-class MeasurementInline(admin.TabularInline):
+class MeasurementInline(SiteScopedAdmin, admin.TabularInline):
     model = LesionMeasurement
     extra = 0
     fields = ["lesion", "size_mm", "status", "non_target_status", "source", "recorded_by", "recorded_at"]
@@ -103,7 +104,7 @@ ingest = lazy_import("imaging.ingest")  # pydicom, highdicom: loaded by the firs
 from .models import IngestJob, Instance, QuarantinedFile, Segment, Segmentation, Series, Study  # noqa: E402
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SiteScopedAdmin, admin.ModelAdmin):
     """Rows written by ingest only: browsable, not editable by hand."""
 
     list_per_page = 50
@@ -151,7 +152,7 @@ class IngestJobAdmin(ReadOnlyAdmin):
     list_filter = ["source", "status"]
 
 
-class SegmentInline(admin.TabularInline):
+class SegmentInline(SiteScopedAdmin, admin.TabularInline):
     model = Segment
     extra = 0
     can_delete = False
@@ -338,7 +339,7 @@ class ExtractionProfileForm(_forms.ModelForm):
 
 
 @admin.register(ExtractionProfile)
-class ExtractionProfileAdmin(admin.ModelAdmin):
+class ExtractionProfileAdmin(SiteScopedAdmin, admin.ModelAdmin):
     form = ExtractionProfileForm
     list_display = ["name", "version", "source", "modality", "active", "regions_list", "params_hash_short",
                     "created_at"]

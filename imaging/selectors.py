@@ -8,6 +8,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery, TextField
 from django.db.models.functions import Cast
 from django.db.models.fields.json import KeyTransform
 
+from accounts.access import scope
 from radimmuno.history import change_entries
 from radimmuno.jobs import JobStatus
 from radimmuno.lazy import lazy_import
@@ -38,11 +39,9 @@ def ingest_job_detail(*, pk):
     return IngestJob.objects.select_related("started_by").get(pk=pk)
 
 
-def ingest_jobs_recent(*, user=None, limit=10):
-    qs = IngestJob.objects.select_related("started_by")
-    if user is not None and not user.is_staff:
-        qs = qs.filter(started_by=user)
-    return qs[:limit]
+def ingest_jobs_recent(*, user, limit=10):
+    """The user's recent ingest jobs (a superuser's or network-wide member's: everyone's)."""
+    return scope(IngestJob.objects.select_related("started_by"), user)[:limit]
 
 
 def quarantine_open():
@@ -488,13 +487,13 @@ def series_slice_png(*, series, z, window):
     return viewer.slice_png(array[z], window=window, overlays=overlays)
 
 
-def curation_counts():
-    """What waits for a curator (the worklist's curation row): segments without a lesion, proposed sizes to accept,
-    failed extractions, quarantined files. Four counts, one query each."""
-    segments = Segment.objects.filter(voxel_count__gt=0)
+def curation_counts(*, user):
+    """What waits for a curator at their sites (the worklist's curation row): segments without a lesion, proposed
+    sizes to accept, failed extractions, quarantined files. Four counts, one query each."""
+    segments = scope(Segment.objects.filter(voxel_count__gt=0), user)
     return {
         "unmapped_segments": segments.filter(lesion__isnull=True).count(),
         "proposed_sizes": segments.filter(lesion__isnull=False, proposal_status="proposed").count(),
-        "failed_extractions": FeatureSet.objects.filter(status=JobStatus.FAILED).count(),
+        "failed_extractions": scope(FeatureSet.objects.filter(status=JobStatus.FAILED), user).count(),
         "quarantined_files": quarantine_open().count(),
     }

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from patients.models import ImportRun, Patient
 from patients.selectors import patient_header
+from accounts.access import scope
 from radimmuno.htmx import render_page
 
 from radimmuno.lazy import lazy_import
@@ -49,7 +50,7 @@ def dicom_upload(request):
 
 
 @login_required
-@permission_required("imaging.add_lesionmeasurement", raise_exception=True)
+@permission_required(("imaging.add_lesionmeasurement", "patients.view_importrun"), raise_exception=True)  # curators
 @require_http_methods(["GET", "POST"])
 def measurement_import(request):
     """The curators' import of CRF measurements and (second form) of externally computed features.
@@ -78,8 +79,8 @@ def measurement_import(request):
                 data=upload.read(), filename=upload.name, profile=form.cleaned_data["profile"],
                 description=form.cleaned_data["description"] or None, dry_run=form.cleaned_data["dry_run"],
                 user=request.user)
-    recent = ImportRun.objects.filter(kind__in=[ImportRun.Kind.MEASUREMENTS, ImportRun.Kind.FEATURES]).select_related(
-        "started_by")[:10]
+    recent = scope(ImportRun.objects.filter(kind__in=[ImportRun.Kind.MEASUREMENTS, ImportRun.Kind.FEATURES]),
+                   request.user).select_related("started_by")[:10]
     context = {"measurements_form": measurements_form, "features_form": features_form, "form": form,
                "report": report, "recent": recent,
                "can_import_features": request.user.has_perm("imaging.add_externalfeatureset")}
@@ -93,7 +94,7 @@ def ingest_job(request, pk):
         job = selectors.ingest_job_detail(pk=pk)
     except IngestJob.DoesNotExist:
         raise Http404("No such ingest job.") from None
-    if not request.user.is_staff and job.started_by_id != request.user.pk:
+    if not scope(IngestJob.objects.filter(pk=job.pk), request.user).exists():  # own jobs (network-wide: all)
         raise Http404("No such ingest job.")
     radiomics = selectors.ingest_job_radiomics(job) if job.status == "done" else None
     context = {"job": job, "form": None, "recent": [], "radiomics": radiomics}
@@ -113,10 +114,11 @@ def ingest_jobs_recent(request):
 
 
 @login_required
+@permission_required("imaging.view_featureset", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def patient_radiomics(request, pk):
     """Extraction status per lesion mask; curators retry failures. Polls itself while anything is unfinished."""
-    patient = _patient_or_404(pk)
+    patient = _patient_or_404(request, pk)
     if request.method == "POST":
         if not request.user.has_perm("imaging.change_featureset"):
             raise Http404("No such page.")
@@ -134,9 +136,9 @@ def patient_radiomics(request, pk):
 
 
 # -- the patient page's imaging panels (lazy-loaded by patients/patient_detail.html, also pages of their own) -------
-def _patient_or_404(pk):
+def _patient_or_404(request, pk):
     try:
-        return patient_header(pk=pk)
+        return patient_header(pk=pk, user=request.user)  # a patient of another site is a 404, as a missing one
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
 
@@ -168,11 +170,12 @@ def _grid_response(request, patient, *, changed, **forms):
 
 
 @login_required
+@permission_required("imaging.view_lesionmeasurement", raise_exception=True)
 @require_GET
 def patient_measurements(request, pk):
     """The patient's lesion table: lesions x timepoints (full page, or the fragment for the patient page). Users who
     may record measurements get the forms to add an assessment or a lesion and to record each cell."""
-    patient = _patient_or_404(pk)
+    patient = _patient_or_404(request, pk)
     return render_page(request, "imaging/patient_measurements.html", "imaging/partials/measurement_grid.html",
                        _grid_context(request, patient))
 
@@ -183,7 +186,7 @@ def patient_measurements(request, pk):
 def measurement_cell(request, pk, lesion_pk, timepoint_pk):
     """Record or correct one cell of the lesion table (``measurement_record``): GET the cell's form, POST it. A
     refused value comes back with the model's message next to its field, and nothing is written."""
-    patient = _patient_or_404(pk)
+    patient = _patient_or_404(request, pk)
     lesion = get_object_or_404(Lesion, pk=lesion_pk, patient=patient)
     timepoint = get_object_or_404(Timepoint, pk=timepoint_pk, patient=patient)
     form = MeasurementForm(request.POST if request.method == "POST" else None, lesion=lesion, timepoint=timepoint)
@@ -205,7 +208,7 @@ def measurement_cell(request, pk, lesion_pk, timepoint_pk):
 def segment_accept(request, pk, segment_pk):
     """One click: the segmentation's proposed RECIST size becomes the lesion's measurement
     (``segment_measurement_accept``; a manual measurement already there is kept, with the reason shown)."""
-    patient = _patient_or_404(pk)
+    patient = _patient_or_404(request, pk)
     segment = get_object_or_404(Segment, pk=segment_pk, segmentation__image_series__study__patient=patient)
     try:
         services.segment_measurement_accept(segment=segment, user=request.user)
@@ -219,7 +222,7 @@ def segment_accept(request, pk, segment_pk):
 @require_POST
 def timepoint_add(request, pk):
     """Add an imaging assessment (``timepoint_upsert``); its column appears in the lesion table."""
-    patient = _patient_or_404(pk)
+    patient = _patient_or_404(request, pk)
     form = TimepointForm(request.POST, patient=patient)
     if form.is_valid():
         try:
@@ -236,7 +239,7 @@ def timepoint_add(request, pk):
 @require_POST
 def lesion_add(request, pk):
     """Add a lesion (``lesion_create``): RECIST 1.1's limits (5 targets, 2 per organ) are the model's messages."""
-    patient = _patient_or_404(pk)
+    patient = _patient_or_404(request, pk)
     form = LesionForm(request.POST, patient=patient)
     if form.is_valid():
         data = form.cleaned_data
@@ -252,28 +255,31 @@ def lesion_add(request, pk):
 
 
 @login_required
+@permission_required("imaging.view_study", raise_exception=True)
 @require_GET
 def patient_scans(request, pk):
     """The patient's scans and lesion masks with their radiomics status; polls itself while extraction runs."""
-    context = selectors.patient_scans(patient=_patient_or_404(pk))
+    context = selectors.patient_scans(patient=_patient_or_404(request, pk))
     return render_page(request, "imaging/patient_scans.html", "imaging/partials/scans.html", context)
 
 
 # -- the scan viewer ----------------------------------------------------------------------------------------------
-def _series_or_404(pk):
-    series = Series.objects.select_related("study__patient", "study__timepoint").filter(pk=pk).first()
+def _series_or_404(request, pk):
+    series = scope(Series.objects.select_related("study__patient", "study__timepoint"), request.user).filter(
+        pk=pk).first()
     if series is None:
         raise Http404("No such series.")
     return series
 
 
 @login_required
+@permission_required("imaging.view_series", raise_exception=True)
 @require_GET
 def series_viewer(request, pk):
     """A series slice by slice: a slider and the arrow keys scroll, presets set the window, each segment is outlined
     with its lesion label, and "key slice" jumps to where its RECIST size was measured. Works without JavaScript
     (the form reloads the page on the chosen slice)."""
-    series = _series_or_404(pk)
+    series = _series_or_404(request, pk)
     context = selectors.series_viewer(series=series)
     window = request.GET.get("window")
     context["window"] = window if window in context["windows"] else context["default_window"]
@@ -289,11 +295,12 @@ def series_viewer(request, pk):
 
 
 @login_required
+@permission_required("imaging.view_series", raise_exception=True)
 @require_GET
 def series_slice(request, pk, z):
     """One slice as PNG (cached by the browser for an hour: a slice of a stored series never changes, its outlines
     only when a segmentation is replaced, which gives the series' segments new keys)."""
-    series = _series_or_404(pk)
+    series = _series_or_404(request, pk)
     window = request.GET.get("window", "mediastinum")
     if window not in viewer.WINDOWS:
         raise Http404(f"Unknown window {window!r}; choose one of {', '.join(viewer.WINDOWS)}.")

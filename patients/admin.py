@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.db.models import Count
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_scope import SiteScopedAdmin
+
 from .models import (
     AdverseEvent,
     Biomarker,
@@ -19,7 +21,7 @@ from .models import (
 )
 
 
-class HistoryAdmin(SimpleHistoryAdmin):
+class HistoryAdmin(SiteScopedAdmin, SimpleHistoryAdmin):
     """Base admin: change history with field-level before/after, sensible page size."""
 
     list_per_page = 50
@@ -39,20 +41,20 @@ class SiteAdmin(HistoryAdmin):
         return obj._patients
 
 
-class IdentityInline(admin.StackedInline):
+class IdentityInline(SiteScopedAdmin, admin.StackedInline):
     model = PatientIdentity
     can_delete = False
     extra = 0
     max_num = 1
 
 
-class OutcomeInline(admin.StackedInline):
+class OutcomeInline(SiteScopedAdmin, admin.StackedInline):
     model = Outcome
     extra = 0
     max_num = 1
 
 
-class RegimenInline(admin.TabularInline):
+class RegimenInline(SiteScopedAdmin, admin.TabularInline):
     model = TreatmentRegimen
     extra = 0
     fields = ["line_of_therapy", "agents", "start_date", "end_date", "end_reason"]
@@ -60,21 +62,21 @@ class RegimenInline(admin.TabularInline):
     show_change_link = True
 
 
-class BiomarkerInline(admin.TabularInline):
+class BiomarkerInline(SiteScopedAdmin, admin.TabularInline):
     model = Biomarker
     extra = 0
     fields = ["kind", "value_numeric", "value_category", "measured_on", "specimen", "assay", "source"]
     autocomplete_fields = ["kind"]
 
 
-class AdverseEventInline(admin.TabularInline):
+class AdverseEventInline(SiteScopedAdmin, admin.TabularInline):
     model = AdverseEvent
     extra = 0
     fields = ["term", "term_other", "grade", "onset_date", "resolution_date", "corticosteroids",
               "other_immunosuppressants", "ici_action", "regimen"]
 
 
-class CareTeamInline(admin.TabularInline):
+class CareTeamInline(SiteScopedAdmin, admin.TabularInline):
     model = CareTeamMember
     extra = 0
     fields = ["user", "added_at"]
@@ -170,7 +172,7 @@ class OutcomeAdmin(HistoryAdmin):
 
 
 @admin.register(DemoGroundTruth)
-class DemoGroundTruthAdmin(admin.ModelAdmin):
+class DemoGroundTruthAdmin(SiteScopedAdmin, admin.ModelAdmin):
     list_display = ["patient", "pattern", "seed"]
     list_filter = ["pattern"]
     search_fields = ["patient__study_id"]
@@ -179,7 +181,7 @@ class DemoGroundTruthAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(admin.ModelAdmin):
+class ImportRunAdmin(SiteScopedAdmin, admin.ModelAdmin):
     list_display = ["created_at", "kind", "filename", "status", "rows", "started_by"]
     list_filter = ["kind", "status"]
     search_fields = ["filename", "sha256"]

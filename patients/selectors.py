@@ -1,16 +1,19 @@
 """Reads of the patients app for pages and the API. Query counts do not grow with the cohort."""
 from django.db.models import Prefetch
 
+from accounts.access import scope, site_ids
 from radimmuno.history import change_entries
 
 from .filtersets import PatientFilterSet
-from .models import AdverseEvent, Biomarker, Outcome, Patient, TreatmentRegimen
+from .models import AdverseEvent, Biomarker, Outcome, Patient, Site, TreatmentRegimen
 
 
 def patient_list(*, filters=None, request=None):
     """The filtered, ordered patient list; returns the FilterSet (``.qs`` is the queryset, to paginate, then give
-    the page's rows to ``patient_list_rows``). ``request`` carries the user "my patients" means."""
-    return PatientFilterSet(filters or {}, queryset=Patient.objects.for_list(), request=request)
+    the page's rows to ``patient_list_rows``). ``request`` carries the user: the list holds the patients of their
+    sites, and "my patients" means theirs."""
+    user = getattr(request, "user", None)
+    return PatientFilterSet(filters or {}, queryset=scope(Patient.objects.for_list(), user), request=request)
 
 
 def patient_list_rows(patients):
@@ -20,19 +23,32 @@ def patient_list_rows(patients):
     return [rows[pk] for pk in pks]
 
 
-def patient_header(*, pk):
-    """The patient as the other apps' patient panels name it (study ID, site). Raises Patient.DoesNotExist."""
-    return Patient.objects.select_related("site").get(pk=pk)
+def site_codes(user):
+    """The codes of the sites ``user`` may see, or None for every site."""
+    if site_ids(user) is None:
+        return None
+    return set(scope(Site.objects.all(), user).values_list("code", flat=True))
 
 
-def patient_detail(*, pk):
+def patients_visible(*, user):
+    """The patients at ``user``'s sites (every read of a patient by the other apps starts here)."""
+    return scope(Patient.objects.all(), user)
+
+
+def patient_header(*, pk, user):
+    """The patient as the other apps' patient panels name it (study ID, site), if ``user`` may see them.
+    Raises Patient.DoesNotExist otherwise (a foreign site's patient is as unknown as a missing one)."""
+    return patients_visible(user=user).select_related("site").get(pk=pk)
+
+
+def patient_detail(*, pk, user):
     """The patients app's part of the patient page, in a fixed number of queries.
 
     Imaging (measurements, scans) and response are the imaging and analytics apps' own panels, which the page
     loads from their URLs.
     """
     patient = (
-        Patient.objects.select_related("site", "outcome")
+        patients_visible(user=user).select_related("site", "outcome")
         .prefetch_related(
             Prefetch("regimens", queryset=TreatmentRegimen.objects.prefetch_related("agents")),
             "biomarkers__kind",
@@ -49,7 +65,7 @@ def patient_detail(*, pk):
 
 def patients_followed_by(*, user):
     """The patients on ``user``'s care team ("my patients"), for the other apps' filters."""
-    return Patient.objects.followed_by(user).values("pk")
+    return patients_visible(user=user).followed_by(user).values("pk")
 
 
 def care_team_follows(*, patient, user):

@@ -4,6 +4,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.access import scope
 from radimmuno.htmx import render_page
 
 from . import selectors, services
@@ -15,6 +16,7 @@ PAGE_SIZE = 25
 
 
 @login_required
+@permission_required("patients.view_patient", raise_exception=True)
 def patient_list(request):
     filterset = selectors.patient_list(filters=request.GET, request=request)
     queryset = filterset.qs if filterset.is_valid() else Patient.objects.none()
@@ -27,9 +29,10 @@ def patient_list(request):
 
 
 @login_required
+@permission_required("patients.view_patient", raise_exception=True)
 def patient_detail(request, pk):
     try:
-        context = selectors.patient_detail(pk=pk)
+        context = selectors.patient_detail(pk=pk, user=request.user)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
     context["follows"] = selectors.care_team_follows(patient=context["patient"], user=request.user)
@@ -37,11 +40,12 @@ def patient_detail(request, pk):
 
 
 @login_required
+@permission_required("patients.view_patient", raise_exception=True)
 @require_POST
 def care_team(request, pk):
     """Follow the patient (``follow=1``) or stop following (``follow=0``): "my patients" on the worklist and the
     patient list. An htmx request gets the button back; a plain form goes back to the patient page."""
-    patient = Patient.objects.filter(pk=pk).first()
+    patient = selectors.patients_visible(user=request.user).filter(pk=pk).first()
     if patient is None:
         raise Http404("No such patient.")
     follow = request.POST.get("follow") == "1"
@@ -61,5 +65,5 @@ def clinical_import(request):
         upload = form.cleaned_data["file"]
         report = import_clinical(data=upload.read(), filename=upload.name, dry_run=form.cleaned_data["dry_run"],
                                  user=request.user)
-    context = {"form": form, "report": report, "recent": ImportRun.objects.select_related("started_by")[:10]}
+    context = {"form": form, "report": report, "recent": scope(ImportRun.objects.select_related("started_by"), request.user)[:10]}
     return render_page(request, "patients/import.html", "patients/partials/import_report.html", context)

@@ -1,7 +1,9 @@
 """What every app's API shares: writes through the app's services, with the model's messages as field errors."""
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import permissions, serializers, status
+
+from accounts.access import scope
+from rest_framework import filters, permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
@@ -32,11 +34,58 @@ def field_errors(exc):
     return ValidationError({"non_field_errors": exc.messages})
 
 
-class ReadOrModelPermissions(permissions.DjangoModelPermissions):
-    """Reads for every authenticated user; a write needs the model's add (POST), change (PUT/PATCH) or delete
-    permission, as the admin asks."""
+class RolePermissions(permissions.DjangoModelPermissions):
+    """Every API view's permission (the default): a logged-in user whose role holds the model's view permission
+    (GET), add (POST), change (PUT/PATCH) or delete permission, as the admin asks. A view without a model (the
+    response calculator, a model's score) needs a login and checks the rest itself."""
 
-    authenticated_users_only = True
+    perms_map = {**permissions.DjangoModelPermissions.perms_map,
+                 "GET": ["%(app_label)s.view_%(model_name)s"], "HEAD": ["%(app_label)s.view_%(model_name)s"]}
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
+            return True
+        return super().has_permission(request, view)
+
+
+class OwnRowsPermissions(RolePermissions):
+    """Reads of one's own rows (ingest jobs: ``accounts.access.OWNER_PATHS``) need only a login; writes the model's
+    permissions."""
+
+    perms_map = {**RolePermissions.perms_map, "GET": [], "HEAD": []}
+
+
+class ReadThenActionPermissions(RolePermissions):
+    """The model's view permission for reads and for its POST actions, which check their own permission."""
+
+    perms_map = {**RolePermissions.perms_map, "POST": ["%(app_label)s.view_%(model_name)s"]}
+
+
+class SiteScopeFilter(filters.BaseFilterBackend):
+    """Every API list and detail holds the rows of the user's sites only (``accounts.access.scope``): a default
+    filter backend, so no viewset can forget it; an object of another site is a 404, as a missing one."""
+
+    def filter_queryset(self, request, queryset, view):
+        return scope(queryset, request.user)
+
+    def get_schema_operation_parameters(self, view):
+        return []
+
+
+class ScopedRelatedFieldsMixin:
+    """A writable serializer whose related fields (patient, lesion, timepoint, ...) accept only rows of the user's
+    sites: another site's pk is refused as a missing one ("Invalid pk")."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        for field in fields.values():
+            target = getattr(field, "child_relation", field)
+            if getattr(target, "queryset", None) is not None and request is not None:
+                target.queryset = scope(target.queryset, request.user)
+        return fields
 
 
 class ServiceCreateMixin:

@@ -10,6 +10,16 @@ def user(db):
 
 
 @pytest.fixture
+def reader(db):
+    """A user who reads clinical data (every site) and may record nothing."""
+    from accounts.roles import CLINICAL_READ, role_permissions  # noqa: PLC0415
+
+    reader = UserFactory(username="reader", role="")
+    reader.user_permissions.set(role_permissions(Permission, CLINICAL_READ))
+    return reader
+
+
+@pytest.fixture
 def client_logged_in(client, user):
     client.force_login(user)
     return client
@@ -17,7 +27,7 @@ def client_logged_in(client, user):
 
 @pytest.fixture
 def curator(db):
-    curator = UserFactory(username="curator", is_staff=True)
+    curator = UserFactory(username="curator", is_staff=True, role="curator")
     curator.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["patients", "imaging"]))
     return curator
 

@@ -4,6 +4,10 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from accounts.models import SiteMembership
+from accounts.roles import roles_sync
 
 from imaging.models import Lesion, LesionMeasurement, Timepoint
 from patients.models import (
@@ -20,12 +24,34 @@ from patients.models import (
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A user with a role (``role="clinician"`` by default; ``role=""`` for none) at ``sites`` (by default every
+    site: a network-wide member; ``sites=[site, ...]`` for some, ``sites=[]`` for none)."""
+
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     password = factory.django.Password("pw-for-tests")
+
+    @factory.post_generation
+    def role(obj, create, extracted, **kwargs):
+        name = "clinician" if extracted is None else extracted
+        if not create or not name:
+            return
+        group = Group.objects.filter(name=name).first()
+        if group is None:  # a transactional test flushed the groups the migration made
+            roles_sync()
+            group = Group.objects.get(name=name)
+        obj.groups.add(group)
+
+    @factory.post_generation
+    def sites(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        for site in ([None] if extracted is None else extracted):
+            SiteMembership.objects.get_or_create(user=obj, site=site)
 
 
 class SiteFactory(factory.django.DjangoModelFactory):

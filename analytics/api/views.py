@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from patients.models import Patient
+from accounts.access import scope
 from radimmuno.api import DetailSerializer, PageThenRowsMixin, error_schema
 
 from ..compute.response import ResponseInputError, evaluate
@@ -245,7 +246,8 @@ class ModelScoreView(APIView):
             return Response({"detail": "No classification model with this id."}, status=status.HTTP_404_NOT_FOUND)
         body = ModelScoreRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        patients = list(Patient.objects.filter(study_id__in=body.validated_data["patients"]))
+        patients = list(scope(Patient.objects.filter(study_id__in=body.validated_data["patients"]),
+                              request.user))  # a patient of another site is as unknown as a missing one
         unknown = sorted(set(body.validated_data["patients"]) - {p.study_id for p in patients})
         if unknown:
             return Response({"patients": [f"Unknown study IDs: {', '.join(unknown)}."]},

@@ -74,6 +74,7 @@ class ResponseAssessment(BackgroundJob):
                                  "dissociated_any"], name="assessment_list_columns"),
         ]
         ordering = ["patient", "regimen__start_date"]
+        permissions = [("view_cohort", "Can view the cohort plots and survival curves (aggregates, study IDs)")]
 
     def __str__(self):
         return f"response of {self.patient} to line {self.regimen.line_of_therapy}"

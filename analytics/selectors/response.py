@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
+from accounts.access import scope as site_scope
 from imaging import selectors as imaging_selectors
 from patients import selectors as patient_selectors
 from radimmuno.history import change_entries
@@ -181,13 +182,16 @@ def worklist_section(name):
 
 
 def worklist_alerts(*, section=None, site=None, status=AlertStatus.OPEN, scope="active", followed_by=None,
-                    today=None):
+                    today=None, user=None):
     """The worklist's rows (alerts), in SQL: ``section`` (WORKLIST_SECTIONS, None for all), ``status`` (open,
     acknowledged, or None for both), ``scope`` "active" — living patients on an ongoing regimen whose alert is about
     something in the last RADIMMUNO_WORKLIST_ACTIVE_DAYS — or "all"; ``followed_by``: only the patients on this
-    user's care team ("my patients")."""
+    user's care team ("my patients"); ``user``: only the alerts of their sites (None: every site, for the engine's
+    own reads)."""
     today = today or timezone.localdate()
     queryset = Alert.objects.exclude(status=AlertStatus.RESOLVED)
+    if user is not None:
+        queryset = site_scope(queryset, user)
     if status:
         queryset = queryset.filter(status=status)
     if section:
@@ -234,8 +238,10 @@ def is_overdue(assessment, today=None):
                 and not any(item.get("confirmation") for item in assessment.awaiting_read))
 
 
-def cohort_assessments(*, site=None):
-    queryset = ResponseAssessment.objects.filter(status="done").select_related("patient__site", "regimen")
+def cohort_assessments(*, user, site=None):
+    """The finished assessments of the patients at ``user``'s sites (the cohort page's plots)."""
+    queryset = site_scope(ResponseAssessment.objects.filter(status="done"), user).select_related("patient__site",
+                                                                                                "regimen")
     if site:
         queryset = queryset.filter(patient__site__code=site)
     return queryset.order_by("patient__study_id")

@@ -9,6 +9,7 @@ covariate with one level, no convergence) ends ``failed`` with the analysis's ow
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from patients.selectors import site_codes
 from radimmuno.jobs import JobFailed, run_job
 
 from ..compute import prediction, survival  # their fitting and figures load on first use (see their __init__)
@@ -58,9 +59,26 @@ def _endpoint(spec):
     return str(target.get("biomarker") or target.get("response") or f"irae:{target.get('irae')}")[:20]
 
 
+def _scoped_to_sites(spec, user):
+    """The spec with its cohort narrowed to the user's sites (issue 15: an analysis reads only the patients its
+    author may see). A user of every site, or no user (the command line), keeps the spec as it is. Refuses a spec
+    that asks only for sites the user does not belong to."""
+    allowed = site_codes(user) if user is not None else None
+    if allowed is None or not isinstance(spec, dict) or not isinstance(spec.get("cohort") or {}, dict):
+        return spec
+    cohort = dict(spec.get("cohort") or {})
+    asked = cohort.get("site")
+    asked = [asked] if isinstance(asked, str) else list(asked or [])
+    kept = sorted(set(asked) & allowed) if asked else sorted(allowed)
+    if not kept:
+        raise ValidationError({"cohort.site": f"You can analyse the patients of your sites only "
+                                              f"({', '.join(sorted(allowed)) or 'none'})."})
+    return {**spec, "cohort": {**cohort, "site": kept}}
+
+
 def _run_row(spec, *, user=None, rerun_of=None):
-    """A new pending run of the checked, normalised spec."""
-    normalised = _spec_checked(spec)
+    """A new pending run of the checked, normalised spec (its cohort within the user's sites)."""
+    normalised = _spec_checked(_scoped_to_sites(spec, user))
     return AnalysisRun.objects.create(
         spec=normalised, kind=normalised.get("kind", ""), endpoint=_endpoint(normalised),
         seed=normalised.get("seed", 0) or 0, created_by=user if user and user.is_authenticated else None,

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from patients.models import Patient
+from radimmuno.api import ScopedRelatedFieldsMixin
 
 from ..models import (
     ExtractionProfile,
@@ -117,7 +118,7 @@ class StudySerializer(serializers.ModelSerializer):
                   "series_count", "created_at"]
 
 
-class TimepointSerializer(serializers.ModelSerializer):
+class TimepointSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
     """An imaging assessment. POST creates the patient's assessment on that date or updates its kind (the regimen
     it evaluates is chosen from the dates when not given)."""
 
@@ -131,7 +132,7 @@ class TimepointSerializer(serializers.ModelSerializer):
         validators = []  # an upsert by (patient, date): the service updates the existing one
 
 
-class LesionSerializer(serializers.ModelSerializer):
+class LesionSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
     """A lesion followed over time. POST creates it (the target-selection rules of RECIST 1.1 §1.2 apply)."""
 
     url = serializers.HyperlinkedIdentityField(view_name="api:imaging:lesion-detail")
@@ -144,7 +145,7 @@ class LesionSerializer(serializers.ModelSerializer):
         validators = []  # the model's clean() says a label is taken, in its own words
 
 
-class MeasurementSerializer(serializers.ModelSerializer):
+class MeasurementSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
     """A lesion's size or status at one assessment. POST records it, or corrects the one already there, as the lesion
     table does (a segmentation's proposed size there is overridden); the response is recomputed after commit."""
 

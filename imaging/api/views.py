@@ -1,12 +1,12 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, pagination, permissions, status, viewsets
+from rest_framework import mixins, pagination, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from radimmuno.api import ReadOrModelPermissions, ServiceCreateMixin, field_errors, service_create_schema
+from radimmuno.api import OwnRowsPermissions, ReadThenActionPermissions, ServiceCreateMixin, field_errors, service_create_schema
 from radimmuno.lazy import lazy_import
 
 from .. import selectors, services
@@ -58,27 +58,16 @@ from .serializers import (
 ingest = lazy_import("imaging.ingest")  # pydicom, highdicom: loaded by the first upload
 
 
-class CanIngest(permissions.BasePermission):
-    def has_permission(self, request, view):
-        return request.method in permissions.SAFE_METHODS or request.user.has_perm("imaging.add_ingestjob")
-
-
 class IngestJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Ingest jobs. ``POST`` multipart ``files`` (DICOM files, zips, label maps) to upload: the answer (202) is
     the job, whose ``status`` and counters can be polled at its ``url``."""
 
     serializer_class = IngestJobSerializer
-    permission_classes = [permissions.IsAuthenticated, CanIngest]
     parser_classes = [MultiPartParser, FormParser]
     filterset_class = IngestJobFilterSet
 
-    def get_queryset(self):
-        qs = IngestJob.objects.all()
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return qs.none()
-        if not self.request.user.is_staff:
-            qs = qs.filter(started_by=self.request.user)
-        return qs
+    queryset = IngestJob.objects.order_by("-created_at", "-pk")  # own jobs only (accounts.access.OWNER_PATHS)
+    permission_classes = [OwnRowsPermissions]  # an uploader reads the jobs they started; POST: add_ingestjob
 
     def get_serializer_class(self):
         return UploadSerializer if self.action == "create" else IngestJobSerializer
@@ -111,6 +100,7 @@ class SegmentViewSet(viewsets.ReadOnlyModelViewSet):
     measurement (source "segmentation"); ``override`` records the clinician's own size instead."""
 
     serializer_class = SegmentSerializer
+    permission_classes = [ReadThenActionPermissions]  # accept / override check the measurement permission
     queryset = Segment.objects.select_related("lesion", "segmentation__image_series").order_by("pk")
     filterset_class = SegmentFilterSet
 
@@ -142,7 +132,6 @@ class QuarantineViewSet(viewsets.ReadOnlyModelViewSet):
     """Open quarantined files (curators): what could not be ingested and why."""
 
     serializer_class = QuarantinedFileSerializer
-    permission_classes = [permissions.IsAdminUser]
     filterset_class = QuarantinedFileFilterSet
 
     def get_queryset(self):
@@ -177,7 +166,7 @@ class StudyViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class _ServiceWriteViewSet(ServiceCreateMixin, viewsets.ReadOnlyModelViewSet):
-    permission_classes = [ReadOrModelPermissions]
+    pass
 
 
 @service_create_schema(TimepointSerializer)

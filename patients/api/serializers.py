@@ -4,6 +4,8 @@ The full serializers (one per endpoint) are also what a write takes; the brief o
 """
 from rest_framework import serializers
 
+from radimmuno.api import ScopedRelatedFieldsMixin
+
 from ..models import AdverseEvent, Biomarker, BiomarkerKind, Drug, Outcome, Patient, Site, TreatmentRegimen
 
 
@@ -59,7 +61,7 @@ class _Upsert:
     validators = []
 
 
-class RegimenSerializer(serializers.ModelSerializer):
+class RegimenSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:patients:regimen-detail")
     agents = serializers.SlugRelatedField(slug_field="name", many=True, queryset=Drug.objects.all(),
                                           help_text="Drug names, e.g. ['nivolumab', 'ipilimumab'].")
@@ -69,7 +71,7 @@ class RegimenSerializer(serializers.ModelSerializer):
         fields = ["url", "id", "patient", "line_of_therapy", "agents", "start_date", "end_date", "end_reason"]
 
 
-class BiomarkerSerializer(serializers.ModelSerializer):
+class BiomarkerSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:patients:biomarker-detail")
     kind = serializers.SlugRelatedField(slug_field="code", queryset=BiomarkerKind.objects.all(),
                                         help_text="Biomarker kind code, e.g. 'pdl1_tps'.")
@@ -81,7 +83,7 @@ class BiomarkerSerializer(serializers.ModelSerializer):
                   "specimen", "assay", "source"]
 
 
-class AdverseEventSerializer(serializers.ModelSerializer):
+class AdverseEventSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:patients:adverse-event-detail")
 
     class Meta(_Upsert):
@@ -90,7 +92,7 @@ class AdverseEventSerializer(serializers.ModelSerializer):
                   "corticosteroids", "other_immunosuppressants", "ici_action", "regimen"]
 
 
-class OutcomeSerializer(serializers.ModelSerializer):
+class OutcomeSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:patients:outcome-detail")
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())  # one per patient: upserted
 
@@ -100,7 +102,7 @@ class OutcomeSerializer(serializers.ModelSerializer):
                   "clinical_progression_date"]
 
 
-class PatientSerializer(serializers.HyperlinkedModelSerializer):
+class PatientSerializer(ScopedRelatedFieldsMixin, serializers.HyperlinkedModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:patients:patient-detail")
     site = serializers.SlugRelatedField(slug_field="code", queryset=Site.objects.all())
     regimens = RegimenBriefSerializer(many=True, read_only=True)

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, viewsets
 from rest_framework.response import Response
 
-from radimmuno.api import ReadOrModelPermissions, ServiceCreateMixin, field_errors, service_create_schema
+from radimmuno.api import ServiceCreateMixin, field_errors, service_create_schema
 
 from .. import selectors as patient_selectors
 from .. import services
@@ -39,7 +39,6 @@ class SiteViewSet(viewsets.ReadOnlyModelViewSet):
 class _RecordViewSet(ServiceCreateMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """List, read, create-or-update (POST, through the service), correct (PATCH/PUT, through the same service)."""
 
-    permission_classes = [ReadOrModelPermissions]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def update(self, request, *args, **kwargs):

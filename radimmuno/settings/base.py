@@ -118,8 +118,9 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiTokenAuthentication",  # first: a refusal is 401 with WWW-Authenticate
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PERMISSION_CLASSES": ["radimmuno.api.RolePermissions"],  # the role's model permissions
+    # the user's sites first (accounts.access), then the shared FilterSets
+    "DEFAULT_FILTER_BACKENDS": ["radimmuno.api.SiteScopeFilter", "django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -134,6 +135,7 @@ SPECTACULAR_SETTINGS = {
     "patients, treatment, imaging, radiomics and response.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # the schema and docs behind login
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -235,12 +235,12 @@ def test_the_list_has_a_fixed_number_of_queries(cohort, client_logged_in, user, 
     # session, user, the biomarker vocabulary (covariates), the nav's two permission queries, sites (for each of
     # the two forms), the profile names (the model form), count, and one query for the runs with their authors
     # (select_related), however many runs there are
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         count, _ = runs_listed()
     assert count == 1
     for spec in (KM, COX, KM):
         with django_capture_on_commit_callbacks(execute=True):
             analysis_run_create(spec=spec, user=user)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         count, text = runs_listed()
     assert count == 4 and "clinician" in text and "done" in text.lower()

@@ -160,7 +160,7 @@ def test_the_patient_page_panel_and_the_api(demo, client_logged_in, htmx_headers
     assert client_logged_in.get(url, {"profile": "x", "region": "nowhere", "to": "-1", "family": "?"}).status_code == 200
 
     api = "/api/v1/analytics/delta-features/"
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # + the role's permissions and the user's sites (accounts.access), once per request
         response = client_logged_in.get(api, {"patient": patient.study_id, "lesion": row.lesion.label,
                                               "region": "lesion", "feature": "original_shape_*",
                                               "profile": "ct-delta"})

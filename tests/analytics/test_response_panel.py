@@ -22,7 +22,7 @@ def test_panel_query_count_does_not_grow_with_the_patient(client_logged_in, htmx
                                      organs=("lung", "liver", "adrenal", "kidney", "bone"))
     n = queries(client_logged_in, f"/analytics/patients/{small.pk}/response/", **htmx_headers)
     assert queries(client_logged_in, f"/analytics/patients/{big.pk}/response/", **htmx_headers) == n
-    assert n <= 8
+    assert n <= 10  # + the role's permissions and the user's sites (accounts.access), once per request
 
 
 def test_panel_shows_the_stored_target_sums_in_mm(client_logged_in, htmx_headers,

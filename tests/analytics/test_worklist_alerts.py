@@ -134,7 +134,7 @@ def test_the_patient_history_shows_measurement_changes_and_acknowledgements(
         measurement_record(lesion=lesions[0], timepoint=tps[1], size_mm=Decimal("66.5"), user=user)
     alert_acknowledge(alert=Alert.objects.get(patient=patient, kind="confirmation-due"), user=user)
     url = f"/analytics/patients/{patient.pk}/history/"
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):  # + the role's permissions and the user's sites (accounts.access), once per request
         fragment = client_logged_in.get(url, **htmx_headers).content.decode()
     assert "Worklist alert confirmation scan due" in fragment and "Open → Acknowledged" in fragment
     assert "Measurement T1 at" in fragment and "65 → 66.5" in fragment

@@ -78,9 +78,9 @@ def rows(settings):
 
 
 @pytest.fixture
-def api(curator):
+def api(admin_user):
     client = APIClient()
-    client.force_authenticate(curator)  # staff: every ingest job and the quarantine
+    client.force_authenticate(admin_user)  # a superuser: every ingest job (others see their own) and the quarantine
     return client
 
 
@@ -154,7 +154,7 @@ def test_feature_sets(api, rows, params, kept):
 
 
 def test_feature_set_list_is_light_and_its_detail_has_the_features(api, rows, django_assert_max_num_queries):
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # + the role's permissions and the user's sites (accounts.access), once per request
         listed = api.get("/api/v1/imaging/feature-sets/", {"patient": "FILT-A"}).json()["results"]
     assert [r["lesion_label"] for r in listed] == [rows["segments"][0].lesion.label]
     assert listed[0]["patient"] == "FILT-A" and listed[0]["profile_name"] == "filter-a"

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from imaging.models import ExtractionProfile, FeatureSet, LesionMeasurement, Timepoint
-from tests.factories import LesionFactory, MeasurementFactory, PatientFactory, TimepointFactory
+from tests.factories import LesionFactory, MeasurementFactory, PatientFactory, TimepointFactory, UserFactory
 from tests.imaging.test_api_filtersets import _segment, _series
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +16,19 @@ API = "/api/v1/imaging/"
 
 @pytest.fixture
 def reader(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def reader_api(db):
+    from django.contrib.auth.models import Permission
+
+    from accounts.roles import CLINICAL_READ, role_permissions
+
+    user = UserFactory(username="read-only", role="")
+    user.user_permissions.set(role_permissions(Permission, CLINICAL_READ))
     client = APIClient()
     client.force_authenticate(user)
     return client
@@ -67,7 +80,8 @@ def test_timepoints_lesions_and_measurements_are_written_as_the_lesion_table_wri
     assert crossed.status_code == 400 and crossed.json() == {"timepoint": ["This assessment belongs to another patient."]}
 
 
-def test_reading_needs_no_write_permission_but_writing_does(reader):
+def test_reading_needs_no_write_permission_but_writing_does(reader_api):
+    reader = reader_api
     patient = PatientFactory()
     assert reader.get(f"{API}timepoints/").status_code == 200
     assert reader.post(f"{API}timepoints/", {"patient": patient.pk, "date": "2024-03-01",
@@ -121,7 +135,8 @@ ROUTES = ["studies", "timepoints", "lesions", "measurements", "segmentations", "
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_list_queries_do_not_grow_with_the_table(reader, route, settings):
-    def queries():
+    def queries():  # the second of two requests: the first loads the user's permissions and sites
+        reader.get(f"{API}{route}/")
         with CaptureQueriesContext(connection) as seen:
             assert reader.get(f"{API}{route}/", {"page_size": 200}).status_code == 200
         return len(seen)

@@ -26,7 +26,9 @@ def cell_url(patient, lesion, timepoint):
     return f"/imaging/patients/{patient.pk}/measurements/{lesion.pk}/{timepoint.pk}/"
 
 
-def test_only_recorders_see_and_use_the_forms(client_logged_in, django_capture_on_commit_callbacks):
+def test_only_recorders_see_and_use_the_forms(client, reader, django_capture_on_commit_callbacks):
+    client_logged_in = client
+    client.force_login(reader)
     with django_capture_on_commit_callbacks(execute=True):
         patient, regimen, lesions, tps = patient_with_scans([(-5, 100), (56, 60)])
     grid = client_logged_in.get(f"/imaging/patients/{patient.pk}/measurements/").content.decode()
