@@ -72,6 +72,9 @@ class ResponseAssessment(BackgroundJob):
             models.Index(fields=["patient", "is_latest", "current_irecist", "current_date", "awaiting_read_from",
                                  "iupd_awaiting_confirmation", "hyperprogression_any", "pseudoprogression",
                                  "dissociated_any"], name="assessment_list_columns"),
+            # The cohort page's: finished assessments in regimen-start order, and its cache stamp (count, latest
+            # computation) — from the index alone, not 10,000 wide rows.
+            models.Index(fields=["status", "patient", "regimen", "computed_at"], name="assessment_cohort_columns"),
         ]
         ordering = ["patient", "regimen__start_date"]
         permissions = [("view_cohort", "Can view the cohort plots and survival curves (aggregates, study IDs)")]
