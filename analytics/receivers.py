@@ -9,6 +9,7 @@ from imaging import selectors as imaging_selectors
 from imaging.models import Lesion, LesionMeasurement, Segment, Timepoint
 from imaging.signals import feature_sets_done, features_imported, in_bulk_changes, lesion_data_imported
 from patients.models import AdverseEvent, Outcome, Patient, TreatmentRegimen
+from patients.signals import clinical_data_imported
 
 from .models import DeltaFeature
 from .services import delta_request, irae_alerts_sync, response_request, response_request_patients
@@ -69,6 +70,13 @@ def regimen_agents_changed(sender, instance, action, **kwargs):
 @receiver(lesion_data_imported)
 def lesion_data_bulk_imported(sender, patient_ids, **kwargs):
     """One recomputation per patient of a bulk import (not one per imported row)."""
+    response_request_patients(patient_ids=patient_ids)
+
+
+@receiver(clinical_data_imported)
+def clinical_data_bulk_imported(sender, patient_ids, **kwargs):
+    """A clinical import's treatment lines, follow-up and irAEs (written in bulk, no per-row signals): one
+    response recomputation and irAE alert sync per patient, after its commit."""
     response_request_patients(patient_ids=patient_ids)
 
 

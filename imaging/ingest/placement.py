@@ -7,9 +7,11 @@ so a refused file never leaves a new Study (or assessment) behind without a seri
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 
 from patients.models import PatientIdentity, Site
@@ -157,11 +159,27 @@ class Placement:
         return indexed
 
 
+def auto_created_study_id(dicom_patient_id):
+    """The study ID of a patient auto-created for a Patient ID: "IMG-" and 12 hex digits of HMAC-SHA256 keyed with
+    ``RADIMMUNO_PSEUDONYM_KEY``.
+
+    Keyed, because an unkeyed hash of an MRN is reversed by hashing every possible MRN (seconds for a hospital's
+    MRN format); without the key the study ID says nothing about the MRN. Patients created earlier (with the
+    unkeyed hash, or another key) keep their study IDs: a re-sent scan finds its patient by the MRN stored in its
+    identity, never by recomputing the study ID.
+    """
+    key = getattr(settings, "RADIMMUNO_PSEUDONYM_KEY", "")
+    if not key:
+        raise ImproperlyConfigured("RADIMMUNO_PSEUDONYM_KEY is not set: auto-created patients need it for their "
+                                   "study IDs (see README, production settings).")
+    return "IMG-" + hmac.new(key.encode(), dicom_patient_id.encode(), hashlib.sha256).hexdigest()[:12]
+
+
 def _auto_create_patient(dicom_patient_id):
     """Research sites (RADIMMUNO_AUTO_CREATE_PATIENTS): a pseudonymous patient for an unknown Patient ID."""
     code = getattr(settings, "RADIMMUNO_AUTO_CREATE_SITE", "IMAGING")
     site = Site.objects.filter(code=code).first() or site_create(code=code, name=f"{code} (created by imaging ingest)")
-    study_id = "IMG-" + hashlib.sha256(dicom_patient_id.encode()).hexdigest()[:12]
+    study_id = auto_created_study_id(dicom_patient_id)
     patient, _, _ = patient_upsert(site=site, study_id=study_id, tumour_type="other")
     patient_identity_set(patient=patient, mrn=dicom_patient_id)
     return patient

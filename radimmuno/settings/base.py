@@ -200,6 +200,8 @@ RADIMMUNO_WORKLIST_IRAE_DAYS = int(os.environ.get("RADIMMUNO_WORKLIST_IRAE_DAYS"
 # pseudonymous patients for them instead (in the site RADIMMUNO_AUTO_CREATE_SITE).
 RADIMMUNO_AUTO_CREATE_PATIENTS = env_bool("RADIMMUNO_AUTO_CREATE_PATIENTS", False)
 RADIMMUNO_AUTO_CREATE_SITE = os.environ.get("RADIMMUNO_AUTO_CREATE_SITE", "IMAGING")
+# Their study IDs are "IMG-" + HMAC-SHA256(this key, Patient ID): secret, required in production (local/test: derived).
+RADIMMUNO_PSEUDONYM_KEY = os.environ.get("RADIMMUNO_PSEUDONYM_KEY", "")
 # Job manifests (the inputs of each ingest job, so a crashed run can be re-run); local or shared disk.
 RADIMMUNO_INGEST_WORK_DIR = os.environ.get("RADIMMUNO_INGEST_WORK_DIR", "")
 # The DICOM listener acknowledges a file once it is written to its spool; with this on, once it is on disk
@@ -207,6 +209,8 @@ RADIMMUNO_INGEST_WORK_DIR = os.environ.get("RADIMMUNO_INGEST_WORK_DIR", "")
 RADIMMUNO_LISTENER_FSYNC = env_bool("RADIMMUNO_LISTENER_FSYNC", False)
 # The largest single file ingest reads into memory (a zip member inflated, say); bigger ones are quarantined.
 RADIMMUNO_INGEST_MAX_FILE_BYTES = int(os.environ.get("RADIMMUNO_INGEST_MAX_FILE_BYTES", str(1 << 30)))
+# The largest file the clinical, measurement and feature imports take (command line and pages; docs/import.md).
+RADIMMUNO_IMPORT_MAX_BYTES = int(os.environ.get("RADIMMUNO_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
 # Uploads of whole series as zips can be large.
 DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("DATA_UPLOAD_MAX_NUMBER_FILES", "5000"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

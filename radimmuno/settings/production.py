@@ -7,7 +7,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, MIDDLEWARE, env_bool
+from .base import DATABASES, MIDDLEWARE, RADIMMUNO_AUTO_CREATE_PATIENTS, RADIMMUNO_PSEUDONYM_KEY, env_bool
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 if DEBUG:
@@ -23,6 +23,13 @@ if not os.environ.get("DATABASE_URL"):
     raise ImproperlyConfigured("DATABASE_URL must point at the production database (postgres://...).")
 if not os.environ.get("DJANGO_ALLOWED_HOSTS"):
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names the app is served under.")
+# Auto-created patients' study IDs are HMAC-SHA256(key, MRN): without a secret key an MRN is found from its
+# study ID by trying every MRN (seconds). Set it once and keep it (a new key only changes new patients' IDs).
+if (RADIMMUNO_AUTO_CREATE_PATIENTS or RADIMMUNO_PSEUDONYM_KEY) and len(RADIMMUNO_PSEUDONYM_KEY) < 32:
+    raise ImproperlyConfigured(
+        "RADIMMUNO_PSEUDONYM_KEY must be set to a random string of at least 32 characters when "
+        "RADIMMUNO_AUTO_CREATE_PATIENTS is on (python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+    )
 
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

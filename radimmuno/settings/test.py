@@ -1,4 +1,5 @@
 """Test settings: fast hashing, in-memory media root per run, eager tasks unless a test opts in to a broker."""
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -8,6 +9,7 @@ from .base import DATABASES
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"
+RADIMMUNO_PSEUDONYM_KEY = hashlib.sha256(f"pseudonyms:{SECRET_KEY}".encode()).hexdigest()
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(os.environ.get("RADIMMUNO_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="radimmuno-test-media-"))
