@@ -148,7 +148,7 @@ FEATURE_SET_CONTEXT = ("profile", "segment__lesion", "segment__segmentation__ima
 
 
 def feature_values_long(feature_sets, *, feature_pattern=None):
-    """Finished feature sets as one record per feature (the API's long format), in the sets' order.
+    """Finished feature sets as one record per feature (the API's long format), in the sets' order, features by name.
     ``feature_pattern``: shell patterns of pyradiomics names, comma-separated (``original_glcm_*,original_shape_*``)."""
     patterns = [p.strip() for p in (feature_pattern or "").split(",") if p.strip()]
     for fs in feature_sets:
@@ -157,7 +157,7 @@ def feature_values_long(feature_sets, *, feature_pattern=None):
                "lesion": fs.segment.lesion.label if fs.segment.lesion_id else None,
                "timepoint": study.timepoint_id, "date": study.timepoint.date if study.timepoint_id else study.study_date,
                "profile": f"{fs.profile.name}@v{fs.profile.version}", "region": fs.region}
-        for feature, value in fs.features.items():
+        for feature, value in sorted(fs.features.items()):  # by name: PostgreSQL's jsonb keeps no key order
             if patterns and not any(fnmatch.fnmatchcase(feature, p) for p in patterns):
                 continue
             yield {**key, "feature": feature, "value": value if isinstance(value, (int, float)) else None}
