@@ -10,6 +10,8 @@ unscoped list (``tests/test_access.py`` checks every model).
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 
+from .models import SiteMembership
+
 # model label -> lookup to its Site ("" for the Site itself); None: not patient data (vocabularies, profiles)
 SITE_PATHS = {
     "patients.site": "",
@@ -66,8 +68,6 @@ def site_ids(user):
     if user.is_superuser:
         return None
     if not hasattr(user, _CACHE):
-        from .models import SiteMembership  # noqa: PLC0415 - models import this module's callers
-
         rows = list(SiteMembership.objects.filter(user=user).values_list("site_id", flat=True))
         setattr(user, _CACHE, None if None in rows else frozenset(rows))
     return getattr(user, _CACHE)

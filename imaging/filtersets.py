@@ -6,6 +6,8 @@ always the patient's study ID (as in ``patients`` and ``analytics``).
 """
 import django_filters
 
+from patients.filtersets import PatientRecordFilterSet
+
 from .choices import LesionRole
 from .models import (
     ExtractionProfile,
@@ -64,13 +66,7 @@ class FeatureSetFilterSet(django_filters.FilterSet):
         fields = ["patient", "series", "segment", "profile", "region", "status"]
 
 
-class _PatientRecordFilterSet(django_filters.FilterSet):
-    patient = django_filters.CharFilter(field_name="patient__study_id", label="Patient (study ID)")
-    patient_id = django_filters.NumberFilter(field_name="patient_id", label="Patient (id)")
-    site = django_filters.CharFilter(field_name="patient__site__code", label="Site (code)")
-
-
-class StudyFilterSet(_PatientRecordFilterSet):
+class StudyFilterSet(PatientRecordFilterSet):
     date_from = django_filters.DateFilter(field_name="study_date", lookup_expr="gte", label="Study date from")
     date_to = django_filters.DateFilter(field_name="study_date", lookup_expr="lte", label="Study date to")
 
@@ -79,7 +75,7 @@ class StudyFilterSet(_PatientRecordFilterSet):
         fields = ["patient", "patient_id", "site", "timepoint", "date_from", "date_to"]
 
 
-class TimepointFilterSet(_PatientRecordFilterSet):
+class TimepointFilterSet(PatientRecordFilterSet):
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte", label="Date from")
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte", label="Date to")
 
@@ -88,7 +84,7 @@ class TimepointFilterSet(_PatientRecordFilterSet):
         fields = ["patient", "patient_id", "site", "kind", "regimen", "date_from", "date_to"]
 
 
-class LesionFilterSet(_PatientRecordFilterSet):
+class LesionFilterSet(PatientRecordFilterSet):
     class Meta:
         model = Lesion
         fields = ["patient", "patient_id", "site", "role", "organ", "nodal"]

@@ -67,15 +67,16 @@ class PatientFilterSet(django_filters.FilterSet):
         return queryset.on_drug_class(value) if value else queryset
 
 
-class _PatientRecordFilterSet(django_filters.FilterSet):
-    """Records of a patient: filter by the patient's study ID, site code, or pk (``patient_id``)."""
+class PatientRecordFilterSet(django_filters.FilterSet):
+    """Records of a patient: filter by the patient's study ID, site code, or pk (``patient_id``). The base of
+    every patient-owned record's FilterSet (imaging's too)."""
 
     patient = django_filters.CharFilter(field_name="patient__study_id", label="Patient (study ID)")
     patient_id = django_filters.NumberFilter(field_name="patient_id", label="Patient (id)")
     site = django_filters.CharFilter(field_name="patient__site__code", label="Site (code)")
 
 
-class RegimenFilterSet(_PatientRecordFilterSet):
+class RegimenFilterSet(PatientRecordFilterSet):
     drug_class = django_filters.ChoiceFilter(choices=choices.DrugClass.choices, field_name="agents__drug_class",
                                              distinct=True, label="Drug class")
     ongoing = django_filters.BooleanFilter(field_name="end_date", lookup_expr="isnull", label="Ongoing")
@@ -85,7 +86,7 @@ class RegimenFilterSet(_PatientRecordFilterSet):
         fields = ["patient", "patient_id", "site", "line_of_therapy", "end_reason", "drug_class", "ongoing"]
 
 
-class BiomarkerFilterSet(_PatientRecordFilterSet):
+class BiomarkerFilterSet(PatientRecordFilterSet):
     kind = django_filters.CharFilter(field_name="kind__code", label="Kind (code)")
 
     class Meta:
@@ -93,7 +94,7 @@ class BiomarkerFilterSet(_PatientRecordFilterSet):
         fields = ["patient", "patient_id", "site", "kind", "specimen", "source"]
 
 
-class AdverseEventFilterSet(_PatientRecordFilterSet):
+class AdverseEventFilterSet(PatientRecordFilterSet):
     grade_min = django_filters.NumberFilter(field_name="grade", lookup_expr="gte", label="Grade at least")
 
     class Meta:
@@ -101,7 +102,7 @@ class AdverseEventFilterSet(_PatientRecordFilterSet):
         fields = ["patient", "patient_id", "site", "term", "grade", "grade_min", "regimen"]
 
 
-class OutcomeFilterSet(_PatientRecordFilterSet):
+class OutcomeFilterSet(PatientRecordFilterSet):
     class Meta:
         model = Outcome
         fields = ["patient", "patient_id", "site", "vital_status"]

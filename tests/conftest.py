@@ -32,6 +32,32 @@ def curator(db):
     return curator
 
 
+def _api_client(user):
+    from rest_framework.test import APIClient  # noqa: PLC0415
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api_user(user):
+    """The API as ``user`` (a clinician of every site)."""
+    return _api_client(user)
+
+
+@pytest.fixture
+def api_reader(reader):
+    """The API as ``reader`` (reads clinical data, records nothing)."""
+    return _api_client(reader)
+
+
+@pytest.fixture
+def api_curator(curator):
+    """The API as ``curator`` (writes patients' and imaging records)."""
+    return _api_client(curator)
+
+
 @pytest.fixture
 def admin_client_logged_in(client, db):
     admin = UserFactory(username="admin", is_staff=True, is_superuser=True)

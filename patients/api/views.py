@@ -3,7 +3,6 @@ authenticated user; a POST writes through the same upsert service as the importe
 natural key names is created or updated) and needs the model's add permission; PATCH the change permission."""
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, viewsets
-from rest_framework.response import Response
 
 from radimmuno.api import ServiceCreateMixin, field_errors, service_create_schema
 
@@ -40,17 +39,19 @@ class _RecordViewSet(ServiceCreateMixin, mixins.UpdateModelMixin, viewsets.ReadO
     """List, read, create-or-update (POST, through the service), correct (PATCH/PUT, through the same service)."""
 
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    #: The app's upsert service for POST: ``upsert(**data) -> (row, created, changes)``.
+    upsert = None
 
-    def update(self, request, *args, **kwargs):
-        partial = kwargs.pop("partial", False)
-        instance = self.get_object()
-        given = self.get_serializer(instance, data=request.data, partial=partial)
-        given.is_valid(raise_exception=True)
+    def perform_write(self, data):
+        row, created, _ = self.upsert(**data)
+        return row, created
+
+    def perform_update(self, serializer):
         try:
-            instance = services.record_update(instance=instance, fields=dict(given.validated_data))
+            serializer.instance = services.record_update(instance=serializer.instance,
+                                                         fields=dict(serializer.validated_data))
         except DjangoValidationError as exc:
             raise field_errors(exc) from exc
-        return Response(self.get_serializer(instance).data)
 
 
 @service_create_schema(PatientSerializer)
@@ -86,10 +87,7 @@ class RegimenViewSet(_RecordViewSet):
     queryset = TreatmentRegimen.objects.select_related("patient").prefetch_related("agents")
     serializer_class = RegimenSerializer
     filterset_class = RegimenFilterSet
-
-    def perform_write(self, data):
-        regimen, created, _ = services.regimen_upsert(**data)
-        return regimen, created
+    upsert = staticmethod(services.regimen_upsert)
 
 
 @service_create_schema(BiomarkerSerializer)
@@ -99,10 +97,7 @@ class BiomarkerViewSet(_RecordViewSet):
     queryset = Biomarker.objects.select_related("kind")
     serializer_class = BiomarkerSerializer
     filterset_class = BiomarkerFilterSet
-
-    def perform_write(self, data):
-        biomarker, created, _ = services.biomarker_upsert(**data)
-        return biomarker, created
+    upsert = staticmethod(services.biomarker_upsert)
 
 
 @service_create_schema(AdverseEventSerializer)
@@ -112,10 +107,7 @@ class AdverseEventViewSet(_RecordViewSet):
     queryset = AdverseEvent.objects.order_by("patient_id", "onset_date", "pk")
     serializer_class = AdverseEventSerializer
     filterset_class = AdverseEventFilterSet
-
-    def perform_write(self, data):
-        event, created, _ = services.adverse_event_upsert(**data)
-        return event, created
+    upsert = staticmethod(services.adverse_event_upsert)
 
 
 @service_create_schema(OutcomeSerializer)
