@@ -36,7 +36,8 @@ ROLES = {
     "clinician": CLINICAL_READ + RECORDING,
     "curator": CLINICAL_READ + RECORDING + CURATION,
     "researcher": ["analytics.view_cohort", "analytics.view_analysisrun", "analytics.add_analysisrun",
-                   "analytics.view_featurerobustness", "imaging.view_extractionprofile"],
+                   "analytics.view_featurerobustness", "imaging.view_extractionprofile",
+                   "exports.view_datasetexport", "exports.add_datasetexport"],  # de-identified exports
     "site admin": CLINICAL_READ + _perms("accounts", ["view", "add", "change", "delete"], "sitemembership")
     + _perms("auth", ["view", "add", "change"], "user"),
 }

@@ -17,13 +17,14 @@ import http.client
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
+
+from _gunicorn import get, gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,10 +63,7 @@ def main():
     session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "radimmuno.wsgi", "--workers", str(args.workers),
-                               "--bind", f"127.0.0.1:{args.port}", "--log-level", "warning"], env=env, cwd=ROOT)
-    try:
-        _wait_for(args.port)
+    with gunicorn(env, args.port, "--workers", str(args.workers)):
         headers = {"Cookie": f"sessionid={session.session_key}", "X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
         htmx = {**headers, "HX-Request": "true"}
         mix = ([("/analytics/worklist/", headers), ("/patients/", headers), ("/patients/?response=iPR", htmx),
@@ -76,7 +74,7 @@ def main():
         first = []
         for url, h in mix[:8]:  # warm every worker a little; these are the first requests the workers answer
             started = time.perf_counter()
-            _get(args.port, url, h)
+            get(args.port, url, h)
             first.append((url, 1000 * (time.perf_counter() - started)))
         print("first requests after start: " + ", ".join(f"{url} {ms:.0f} ms" for url, ms in first))
         times, codes, stop = [], Counter(), time.monotonic() + args.seconds
@@ -105,33 +103,11 @@ def main():
         for t in threads:
             t.join()
         wall = time.monotonic() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     times.sort()
     print(f"{args.users} users, {args.workers} gunicorn workers, PostgreSQL, {wall:.0f} s: {len(times) / wall:.0f} req/s, "
           f"p50 {1000 * statistics.median(times):.0f} ms, p95 {1000 * times[int(0.95 * (len(times) - 1))]:.0f} ms, "
           f"max {1000 * times[-1]:.0f} ms; status codes {dict(codes)}")
 
-
-def _get(port, url, headers):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request("GET", url, headers=headers)
-    response = connection.getresponse()
-    response.read()
-    connection.close()
-    return response.status
-
-
-def _wait_for(port, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/accounts/login/")
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn did not start")
 
 
 if __name__ == "__main__":

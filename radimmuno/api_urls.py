@@ -8,4 +8,5 @@ urlpatterns = [
     path("patients/", include("patients.api.urls")),
     path("imaging/", include("imaging.api.urls")),
     path("analytics/", include("analytics.api.urls")),
+    path("exports/", include("exports.api.urls")),
 ]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("imaging/", include("imaging.urls")),
     path("analytics/", include("analytics.urls")),
+    path("exports/", include("exports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("radimmuno.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

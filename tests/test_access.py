@@ -20,6 +20,7 @@ from accounts.models import ApiToken, SiteMembership
 from accounts.roles import ROLES, roles_sync
 from analytics.models import Alert, AnalysisRun, ResponseAssessment
 from analytics.models import FeatureRobustness
+from exports.models import DatasetExport, ExportProject
 from imaging.models import ExternalFeatureSet, FeatureSet, IngestJob, Instance, QuarantinedFile, Segment, Series
 from patients.models import CareTeamMember, DemoGroundTruth, ImportRun, Patient
 from tests.analytics.builders import patient_with_scans
@@ -110,6 +111,8 @@ def _site_world(code, study_id, owner):
     CareTeamMember.objects.create(patient=patient, user=owner)
     QuarantinedFile.objects.create(reason_code="unknown_patient", reason="no such MRN", file=f"q/{code}",
                                    sha256=f"{site.pk:064x}", size_bytes=1, source="upload")
+    project, _ = ExportProject.objects.get_or_create(slug="access", defaults={"name": "access"})
+    DatasetExport.objects.create(source="page", requested_by=owner, project=project, selection={"site": [code]})
     SiteMembership.objects.create(user=owner, site=site)
     return {"site": site, "patient": patient, "regimen": regimen, "lesion": lesions[0], "timepoint": timepoints[1],
             "series": series, "segment": segment, "feature_set": feature_set, "job": job, "run": run, "token": token,
@@ -149,7 +152,8 @@ def _patterns(resolver=None, namespace=""):
 
 ROUTE_MODELS = [("api:analytics:model-score", AnalysisRun), ("patients:", Patient), ("imaging:ingest-job", IngestJob),
                 ("imaging:series-", Series), ("analytics:worklist-acknowledge", Alert),
-                ("analytics:analysis-run", AnalysisRun), ("accounts:api-token", ApiToken)]
+                ("analytics:analysis-run", AnalysisRun), ("accounts:api-token", ApiToken),
+                ("exports:export", DatasetExport)]
 
 
 def _model_of(name, pattern):

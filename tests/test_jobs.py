@@ -133,7 +133,8 @@ def test_every_job_model_names_a_registered_task():
     current_app.loader.import_default_modules()
     names = {model.task_name for model in jobs.job_models()}
     assert names == {"imaging.ingest_job_run", "imaging.extract_feature_set", "analytics.recompute_response",
-                     "analytics.run_analysis", "analytics.refresh_deltas"}
+                     "analytics.run_analysis", "analytics.refresh_deltas",
+                     "exports.run_dataset_export"}
     assert names <= set(current_app.tasks)
 
 

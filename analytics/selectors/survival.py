@@ -395,16 +395,7 @@ def survival_records(*, spec):
 
     patients = [_Patient(*row) for row in
                 Patient.objects.filter(pk__in=cohort_pks).order_by("pk").values_list(*_PATIENT_FIELDS)]
-    classes = defaultdict(set)
-    for regimen_id, drug_class in (TreatmentRegimen.agents.through.objects
-                                   .filter(treatmentregimen__patient__in=cohort_pks)
-                                   .values_list("treatmentregimen_id", "drug__drug_class")):
-        classes[regimen_id].add(drug_class)
-    regimens = defaultdict(list)
-    for pk, patient_id, start, end, end_reason, line in (
-            TreatmentRegimen.objects.filter(patient__in=cohort_pks).order_by("start_date", "line_of_therapy", "pk")
-            .values_list("pk", "patient_id", "start_date", "end_date", "end_reason", "line_of_therapy")):
-        regimens[patient_id].append(_Regimen(pk, start, end, end_reason, line, frozenset(classes[pk])))
+    regimens = _patient_regimens(cohort_pks)
     biomarkers = defaultdict(list)
     value_types = {}
     for row in (Biomarker.objects.filter(patient__in=cohort_pks, kind__code__in=biomarker_codes, source="measured")
@@ -413,12 +404,7 @@ def survival_records(*, spec):
                              "value_category")):
         biomarkers[row[0]].append(row[1:])
         value_types[row[1]] = row[2]
-    assessments = {}
-    # The engine results' summaries (the blocks and time-point categories analyses read, stored with each result).
-    for row in (ResponseAssessment.objects.filter(patient__in=cohort_pks, status="done", result__isnull=False)
-                .values("pk", "regimen_id", "hyperprogression_any", "summary")):
-        row["result"] = row.pop("summary")
-        assessments[row["regimen_id"]] = row
+    assessments = _regimen_assessments(cohort_pks)
     adverse_events = defaultdict(list)
     for patient_id, term, grade, onset in (AdverseEvent.objects.filter(patient__in=cohort_pks)
                                            .order_by("onset_date", "term", "pk")
@@ -450,22 +436,77 @@ def survival_records(*, spec):
             covariates[name] = _radiomic_value(radiomic_rows[name].get(patient.pk, []), time_zero, r["aggregation"])
         for name in models:
             covariates[name] = model_scores[name].get(patient.pk) if time_zero else None
-        assessment = assessments.get(regimen.pk) if regimen else None
-        fields = _assessment_fields(assessment, time_zero) if assessment else _NO_ASSESSMENT
-        records.append(SubjectRecord(
-            patient_id=patient.pk,
-            time_zero=time_zero,
-            regimen_end=regimen.end_date if regimen else None,
-            regimen_end_reason=regimen.end_reason if regimen else "",
-            death_date=patient.death_date,
-            last_contact=patient.last_contact,
-            covariates=covariates,
+        records.append(_subject_record(
+            patient, regimen, assessments.get(regimen.pk) if regimen else None, covariates=covariates,
             irae_onsets=tuple(ae for ae in adverse_events.get(patient.pk, [])
-                              if time_zero is not None and ae[2] >= time_zero),
-            **{**fields, "response_groups": dict(fields["response_groups"]),
-               "response_group_dates": dict(fields["response_group_dates"])},
-        ))
+                              if time_zero is not None and ae[2] >= time_zero)))
     return records
+
+
+def _patient_regimens(patients):
+    """Each patient's regimens as ``_Regimen`` (with their agents' drug classes), in the analyses' order: start
+    date, line, pk. ``patients``: pks or a pk subquery. Two queries."""
+    classes = defaultdict(set)
+    for regimen_id, drug_class in (TreatmentRegimen.agents.through.objects
+                                   .filter(treatmentregimen__patient__in=patients)
+                                   .values_list("treatmentregimen_id", "drug__drug_class")):
+        classes[regimen_id].add(drug_class)
+    regimens = defaultdict(list)
+    for pk, patient_id, start, end, end_reason, line in (
+            TreatmentRegimen.objects.filter(patient__in=patients).order_by("start_date", "line_of_therapy", "pk")
+            .values_list("pk", "patient_id", "start_date", "end_date", "end_reason", "line_of_therapy")):
+        regimens[patient_id].append(_Regimen(pk, start, end, end_reason, line, frozenset(classes[pk])))
+    return regimens
+
+
+def _regimen_assessments(patients):
+    """The done response assessments of these patients by regimen pk: the engine results' summaries (the blocks
+    and time-point categories analyses read, stored with each result). One query."""
+    assessments = {}
+    for row in (ResponseAssessment.objects.filter(patient__in=patients, status="done", result__isnull=False)
+                .values("pk", "regimen_id", "hyperprogression_any", "summary")):
+        row["result"] = row.pop("summary")
+        assessments[row["regimen_id"]] = row
+    return assessments
+
+
+def _subject_record(patient, regimen, assessment, **extra):
+    """The ``SubjectRecord`` of a patient with time zero at ``regimen``'s start (None: no time zero)."""
+    time_zero = regimen.start_date if regimen else None
+    fields = _assessment_fields(assessment, time_zero) if assessment else _NO_ASSESSMENT
+    return SubjectRecord(
+        patient_id=patient.pk, time_zero=time_zero,
+        regimen_end=regimen.end_date if regimen else None,
+        regimen_end_reason=regimen.end_reason if regimen else "",
+        death_date=patient.death_date, last_contact=patient.last_contact,
+        **extra,
+        **{**fields, "response_groups": dict(fields["response_groups"]),
+           "response_group_dates": dict(fields["response_group_dates"])})
+
+
+def regimen_survival_records(*, patients):
+    """One ``SubjectRecord`` per regimen of these patients, with time zero at that regimen's start.
+
+    For the research export (``exports``), whose endpoints table has a row per patient and regimen: each record is
+    what an analysis whose time zero chose that regimen reads (outcome, regimen end, the stored response
+    assessment's progression and last adequate assessment dates, by the same ``_assessment_fields``), without
+    covariates or irAEs, so that ``compute.survival.endpoint_date`` derives the endpoints exactly as the analyses
+    do. ``patients``: a list or queryset of patient pks. Returns ``[{"regimen", "first_ici", "record"}]`` ordered by
+    patient pk, then by regimen as the analyses order them (start date, line, pk); ``first_ici`` marks the regimen
+    the default time zero (``{"regimen": "first_ici"}``) chooses. Four queries.
+    """
+    people = {row[0]: _Patient(*row) for row in Patient.objects.filter(pk__in=patients).values_list(*_PATIENT_FIELDS)}
+    regimens = _patient_regimens(patients)
+    assessments = _regimen_assessments(patients)
+    first_ici = _regimen_chooser(None)
+    out = []
+    for patient_pk in sorted(people):
+        own = regimens.get(patient_pk, [])
+        chosen = first_ici(own)
+        for regimen in own:
+            record = _subject_record(people[patient_pk], regimen, assessments.get(regimen.pk))
+            out.append({"regimen": regimen.pk, "first_ici": regimen is chosen, "record": record})
+    return out
 
 
 def records_sha256(records):

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "imaging",
     "analytics",
     "demo",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -221,6 +222,10 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "QuarantineStatusEnum": "imaging.choices.QuarantineStatus",
     "JobStatusEnum": "radimmuno.jobs.JobStatus",
 }
+
+# Research exports (issue 14): where the export page's jobs write their files and zips ("" = MEDIA_ROOT/exports);
+# served only through the export page's permission-checked download, never as public media.
+RADIMMUNO_EXPORT_DIR = os.environ.get("RADIMMUNO_EXPORT_DIR", "")
 
 # Radiomics (issue 4): new lesion masks are extracted automatically with the active profiles of their modality.
 RADIMMUNO_AUTO_EXTRACT = env_bool("RADIMMUNO_AUTO_EXTRACT", True)
