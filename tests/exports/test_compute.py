@@ -3,8 +3,11 @@ lesion identifiers, SDTM rows."""
 import hashlib
 import hmac
 import io
+import subprocess
+import sys
 import tracemalloc
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from exports.compute import sdtm
 from exports.compute.pseudonyms import Pseudonymiser, age_text, lesion_ids, sdtm_day, stage_group
 from exports.compute.tables import FEATURES_LONG, Column, Table
-from exports.compute.writers import TableEncoder, chunk_rows
+from exports.compute.writers import TableEncoder, arrow_array, chunk_rows
 
 TABLE = Table("t", "a test table", (Column("name", "string", "", ""), Column("n", "int32", "", ""),
                                     Column("x", "float64", "mm", ""), Column("flag", "bool", "", "")))
@@ -39,6 +42,49 @@ def test_parquet_keeps_the_types_and_the_values():
     table = pq.read_table(io.BytesIO(encode(TABLE, ROWS, "parquet")))
     assert [str(f.type) for f in table.schema] == ["string", "int32", "double", "bool"]
     assert table.to_pylist()[1] == {"name": "b,c", "n": None, "x": 1e-05, "flag": False}
+
+
+@pytest.mark.parametrize("values, arrow_type", [
+    (["x", None, "", "é → ∑", "y" * 1000], "string"),
+    ([1, None, -3, 2**31 - 1, -(2**31)], "int32"),
+    ([2**40, None, 0], "int64"),
+    ([1.5, None, float("nan"), float("inf"), float("-inf"), -0.0, 1e300, 5e-324], "float64"),
+    ([True, None, False, True] * 5, "bool"),
+    ([], "string"),
+    ([None, None, None], "float64"),
+])
+def test_arrays_built_from_buffers_equal_pyarrows_conversion(values, arrow_type):
+    import pyarrow as pa
+
+    arrow_type = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "float64": pa.float64(),
+                  "bool": pa.bool_()}[arrow_type]
+    built = arrow_array(values, arrow_type)
+    built.validate(full=True)
+    expected = pa.array(values, type=arrow_type)  # pyarrow's own conversion: the reference
+    assert built.null_count == expected.null_count
+    assert built.type == expected.type  # NaN is not equal to itself: compare the values' texts
+    assert [repr(v) for v in built.to_pylist()] == [repr(v) for v in expected.to_pylist()]
+
+
+def test_an_integer_column_refuses_what_is_not_an_integer():
+    import pyarrow as pa
+
+    with pytest.raises(TypeError, match="not an integer"):
+        arrow_array([1, 1.5], pa.int32())
+    with pytest.raises(OverflowError):
+        arrow_array([2**31], pa.int32())
+
+
+def test_writing_parquet_does_not_import_pandas(tmp_path):
+    """pyarrow's list conversion imports pandas (52 MB of the serving process); the writer must not need it."""
+    script = ("import sys; from exports.compute.tables import FEATURES_LONG; "
+              "from exports.compute.writers import TableEncoder; "
+              "rows = [('P1', 'T01', 1, 'lesion', 'ct', 1, 'f', 1.0)] * 1000; "
+              "data = b''.join(TableEncoder(FEATURES_LONG, 'parquet').chunks(rows)); "
+              "print(len(data) > 0, 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split() == ["True", "False"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
