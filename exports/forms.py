@@ -1,6 +1,6 @@
 from django import forms
 
-from patients.choices import TumourType
+from patients.choices import DrugClass, TumourType
 from patients.models import Site
 from patients.selectors import site_codes
 
@@ -15,6 +15,10 @@ class DatasetExportForm(forms.Form):
     tumour_type = forms.MultipleChoiceField(required=False, choices=TumourType.choices,
                                             help_text="None selected: every tumour type.",
                                             widget=forms.SelectMultiple(attrs={"size": 4}))
+    drug_class = forms.MultipleChoiceField(required=False, choices=DrugClass.choices, label="Drug class",
+                                           help_text="Patients with a regimen of this class (as on the patient "
+                                                     "list). None selected: every class.",
+                                           widget=forms.SelectMultiple(attrs={"size": 4}))
     project = forms.ModelChoiceField(queryset=ExportProject.objects.all(), required=False, to_field_name="slug",
                                      empty_label="None (study IDs as they are)",
                                      help_text="A project's exports use its keyed-hash pseudonyms.")
@@ -28,4 +32,4 @@ class DatasetExportForm(forms.Form):
                                        if allowed is None or s.code in allowed]
 
     def filters(self):
-        return {"site": self.cleaned_data["site"], "tumour_type": self.cleaned_data["tumour_type"]}
+        return {name: self.cleaned_data[name] for name in ("site", "tumour_type", "drug_class")}

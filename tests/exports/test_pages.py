@@ -94,3 +94,19 @@ def test_others_exports_are_not_visible(client, exporter, identified_cohort, exp
     client.force_login(other)
     assert client.get(f"/exports/{row.pk}/").status_code == 404
     assert client.get(f"/exports/{row.pk}/download/").status_code == 404
+
+
+def test_the_form_selects_by_drug_class_as_the_patient_list_does(client, exporter, identified_cohort, export_dir,
+                                                                 django_capture_on_commit_callbacks):
+    from patients.models import Patient
+
+    client.force_login(exporter)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/exports/", {"format": "csv", "drug_class": ["chemotherapy"]})
+    row = DatasetExport.objects.get()
+    assert row.status == "done", row.error
+    assert row.selection == {"drug_class": ["chemotherapy"]}
+    on_class = Patient.objects.on_drug_class("chemotherapy")
+    exported = on_class.filter(pk__in=Patient.objects.on_drug_class("anti_pd1").values("pk")).count()  # ICI: day 0
+    assert 0 < exported < Patient.objects.on_drug_class("anti_pd1").count()  # the filter is seen to select
+    assert row.row_counts["patients"] == exported
