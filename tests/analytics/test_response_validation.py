@@ -202,3 +202,15 @@ def test_s5_error_message_lists_every_problem():
         evaluate(doc)
     assert "treatment_start must be an ISO date" in str(exc.value)
     assert isinstance(exc.value, ValueError)
+
+
+@pytest.mark.parametrize("huge", [1e20, 1e300, 100000])
+def test_a_size_beyond_what_the_database_stores_is_a_problem_not_a_crash(huge):
+    """Issue 15: size_mm >= 1e20 made the calculator answer 500 (rounding a 10^300 mm change for display)."""
+    doc = make_doc({"T1": [40, 30]})
+    doc["timepoints"][1]["label"] = "TP2"
+    doc["timepoints"][1]["lesions"][0]["size_mm"] = huge
+    assert problems(doc) == [f"timepoint TP2: lesion T1: size_mm must be at most 99999.99 (sizes are in "
+                             f"millimetres), got {huge!r}"]
+    doc["timepoints"][1]["lesions"][0]["size_mm"] = 99999.99  # the largest stored size still evaluates
+    assert evaluate(doc)["timepoints"][-1]["target_sum_mm"] == 99999.99

@@ -7,6 +7,7 @@ Every reader appends what is wrong to ``problems`` (a message naming where) and 
 from __future__ import annotations
 
 import datetime as _dt
+from decimal import Decimal
 
 from .arith import fmt_mm, to_decimal
 
@@ -60,10 +61,17 @@ def _bool(raw, key, where, problems, default=False):
     return v
 
 
+#: The largest size a document may give: what the database stores (LesionMeasurement.size_mm, 7 digits, 2 decimals).
+MAX_SIZE_MM = Decimal("99999.99")
+
+
 def _size(value, where, what, problems, allow_zero=True):
     d = to_decimal(value)
     if d is None:
         problems.append(f"{where}: {what} must be a finite number, got {value!r}")
+        return None
+    if d > MAX_SIZE_MM:
+        problems.append(f"{where}: {what} must be at most {MAX_SIZE_MM} (sizes are in millimetres), got {value!r}")
         return None
     if d < 0 or (d == 0 and not allow_zero):
         problems.append(f"{where}: {what} must be {'>= 0' if allow_zero else '> 0'}, got {fmt_mm(d)}")
