@@ -97,6 +97,22 @@ def site_q(model, user):
     return Q(**{f"{path}__in" if path else "pk__in": ids})
 
 
+def managed_users_q(user, *, prefix=""):
+    """A Q keeping the accounts a site admin manages: members of one of their sites, never a superuser; for a
+    superuser every account, for an every-site member every account but superusers'. ``prefix`` is the lookup from
+    the queried model to the user ("user__" for API tokens: the tokens a site admin may revoke)."""
+    if user is None or not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_superuser:
+        return Q()
+    not_superuser = ~Q(**{f"{prefix}is_superuser": True})
+    ids = site_ids(user)
+    if ids is None:
+        return not_superuser
+    members = SiteMembership.objects.filter(site__in=ids).values("user_id")
+    return Q(**{f"{prefix}pk__in": members}) & not_superuser
+
+
 def scope(queryset, user):
     """``queryset`` narrowed to the rows at ``user``'s sites: every read of patient data goes through this."""
     return queryset.filter(site_q(queryset.model, user))

@@ -39,7 +39,8 @@ ROLES = {
                    "analytics.view_featurerobustness", "imaging.view_extractionprofile",
                    "exports.view_datasetexport", "exports.add_datasetexport"],  # de-identified exports
     "site admin": CLINICAL_READ + _perms("accounts", ["view", "add", "change", "delete"], "sitemembership")
-    + _perms("auth", ["view", "add", "change"], "user"),
+    + _perms("auth", ["view", "add", "change"], "user")
+    + _perms("accounts", ["view", "change"], "apitoken"),  # revoke their sites' users' tokens
 }
 STAFF_ROLES = {"curator", "site admin"}  # the admin site is theirs (is_staff); a researcher never gets it
 

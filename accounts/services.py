@@ -44,3 +44,10 @@ def api_token_revoke(*, token, by, reason="revoked by its owner"):
         revoked_at=timezone.now(), revoked_by=by, revoked_reason=reason[:200])
     token.refresh_from_db()
     return bool(updated)
+
+
+def api_tokens_revoke_all(*, user, by=None, reason):
+    """Revoke every usable token of ``user`` (a password change does: a token must not outlive the secret it was
+    created under). Returns how many were revoked."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=by, revoked_reason=reason[:200])

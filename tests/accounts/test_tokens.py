@@ -88,3 +88,45 @@ def test_the_tokens_page_creates_shows_the_key_once_lists_and_revokes(client_log
     revoked = client_logged_in.post(f"/accounts/tokens/{token.pk}/revoke/", **htmx_headers).content.decode()
     assert "revoked" in revoked and call(key).status_code == 401
     assert client_logged_in.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 302
+
+
+def test_a_password_change_revokes_the_users_tokens(client, user):
+    """Issue 15: tokens survived a password change. The password form, the admin and ``changepassword`` all end in
+    set_password and save; a save that does not set the password (last_login, a name) leaves the tokens alone."""
+    _, key = api_token_create(user=user, name="laptop", days=30)
+    user.first_name = "Renamed"
+    user.save()
+    assert call(key).status_code == 200
+    client.force_login(user)
+    changed = client.post("/accounts/password/", {"old_password": "pw-for-tests", "new_password1": "a-New-pw-9931",
+                                                         "new_password2": "a-New-pw-9931"})
+    assert changed.status_code == 302, changed.content.decode()[:500]
+    refused = call(key)
+    assert refused.status_code == 401
+    assert "revoked when the password changed" in refused.json()["detail"]
+    _, fresh = api_token_create(user=user, name="after the change", days=30)
+    assert call(fresh).status_code == 200
+
+
+def test_a_site_admin_revokes_the_tokens_of_their_sites_users_only(client):
+    from accounts.models import SiteMembership
+    from tests.factories import SiteFactory
+
+    site_a, site_b = SiteFactory(code="TOK-A"), SiteFactory(code="TOK-B")
+    admin = UserFactory(username="site-admin-a", role="site admin", sites=[site_a], is_staff=True)
+    ours = UserFactory(username="clinician-a", sites=[site_a])
+    theirs = UserFactory(username="clinician-b", sites=[site_b])
+    root = UserFactory(username="root-a", is_superuser=True, sites=[site_a])
+    tokens = {u.username: api_token_create(user=u, name="script", days=30) for u in (ours, theirs, root)}
+    assert SiteMembership.objects.filter(user=root, site=site_a).exists()
+    client.force_login(admin)
+    listing = client.get("/admin/accounts/apitoken/").content.decode()
+    assert "clinician-a" in listing and "clinician-b" not in listing and "root-a" not in listing
+    assert client.get(f"/admin/accounts/apitoken/{tokens['clinician-b'][0].pk}/change/").status_code == 302  # unknown
+    done = client.post("/admin/accounts/apitoken/", {
+        "action": "revoke", "_selected_action": [t.pk for t, _ in tokens.values()]}, follow=True)
+    assert "1 token(s) revoked" in done.content.decode()
+    assert call(tokens["clinician-a"][1]).json()["detail"].endswith("(revoked by a site administrator).")
+    assert call(tokens["clinician-b"][1]).status_code == 200 and call(tokens["root-a"][1]).status_code == 200
+    revoked = ApiToken.objects.get(user=ours)
+    assert revoked.revoked_by == admin
