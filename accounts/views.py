@@ -29,10 +29,8 @@ def api_tokens(request):
                 form.add_error(field if field in form.fields else None, errors)
         else:
             created, form = {"token": token, "key": key}, ApiTokenForm()
-    response = render_page(request, "accounts/api_tokens.html", "accounts/partials/api_tokens.html",
-                           _context(request, form, created))
-    response["Cache-Control"] = "no-store"  # the new key is on this page once
-    return response
+    return render_page(request, "accounts/api_tokens.html", "accounts/partials/api_tokens.html",
+                       _context(request, form, created))  # no-store (radimmuno.middleware): the new key is here once
 
 
 @login_required

@@ -298,8 +298,8 @@ def series_viewer(request, pk):
 @permission_required("imaging.view_series", raise_exception=True)
 @require_GET
 def series_slice(request, pk, z):
-    """One slice as PNG (cached by the browser for an hour: a slice of a stored series never changes, its outlines
-    only when a segmentation is replaced, which gives the series' segments new keys)."""
+    """One slice as PNG. Not cached by the browser (``no-store``, radimmuno.middleware: pixels are patient data);
+    the viewer keeps the slices it has loaded in memory while the page is open."""
     series = _series_or_404(request, pk)
     window = request.GET.get("window", "mediastinum")
     if window not in viewer.WINDOWS:
@@ -308,6 +308,4 @@ def series_slice(request, pk, z):
         png = selectors.series_slice_png(series=series, z=z, window=window)
     except IndexError as exc:
         raise Http404(str(exc)) from None
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return HttpResponse(png, content_type="image/png")

@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "radimmuno.middleware.SessionTimeoutMiddleware",  # after messages: the login page says why
+    "radimmuno.middleware.NoStoreMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -127,6 +129,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
+# Sessions end after this long without a request, and this long after login whatever (radimmuno.middleware).
+RADIMMUNO_SESSION_IDLE_MINUTES = int(os.environ.get("RADIMMUNO_SESSION_IDLE_MINUTES", "30"))
+RADIMMUNO_SESSION_MAX_HOURS = int(os.environ.get("RADIMMUNO_SESSION_MAX_HOURS", "12"))
+SESSION_COOKIE_AGE = RADIMMUNO_SESSION_MAX_HOURS * 3600
 RADIMMUNO_API_TOKEN_DAYS = int(os.environ.get("RADIMMUNO_API_TOKEN_DAYS", "90"))  # a new token's default validity
 RADIMMUNO_API_TOKEN_MAX_DAYS = int(os.environ.get("RADIMMUNO_API_TOKEN_MAX_DAYS", "365"))
 

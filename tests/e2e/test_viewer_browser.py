@@ -36,14 +36,14 @@ def test_scroll_to_the_key_slice_and_see_the_outline(live_server, page, shot, tm
     page.wait_for_function("document.getElementById('viewer-z').value === '0'")
     for _ in range(key):
         page.keyboard.press("ArrowDown")
-    page.wait_for_function(f"document.getElementById('viewer-img').src.includes('/slices/{key}.png')")
-    page.wait_for_function("document.getElementById('viewer-img').complete")
+    page.wait_for_function(f"document.getElementById('viewer-img').dataset.slice.includes('/slices/{key}.png')")
+    page.wait_for_function("(img => img.src.startsWith('blob:') && img.complete)(document.getElementById('viewer-img'))")
     assert page.locator("#viewer-z-value").inner_text() == str(key + 1)
-    png = page.request.get(image.evaluate("img => img.src")).body()  # the absolute URL
+    png = page.request.get(image.evaluate("img => new URL(img.dataset.slice, location.href).href")).body()
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     assert ((pixels == (230, 159, 0)).all(axis=-1)).sum() > 50  # T1's outline on its key slice
     shot("key-slice-outlined")
     page.select_option("#viewer-window", "lung")
-    page.wait_for_function("document.getElementById('viewer-img').src.includes('window=lung')")
+    page.wait_for_function("document.getElementById('viewer-img').dataset.slice.includes('window=lung')")
     assert "window=lung" in page.url
     assert axe_violations(page) == []  # the viewer passes the same accessibility check as every page
