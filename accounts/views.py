@@ -1,8 +1,9 @@
 """The user's API tokens: create (the key is shown once), list, revoke."""
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
-from django.shortcuts import redirect
+from django.conf import settings
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from radimmuno.htmx import render_page
@@ -44,3 +45,14 @@ def api_token_revoke(request, pk):
         return render_page(request, "accounts/api_tokens.html", "accounts/partials/api_tokens.html",
                            _context(request))
     return redirect("accounts:api-tokens")
+
+
+def locked_out(request, credentials, *args, **kwargs):
+    """The answer to a login or token request after AXES_FAILURE_LIMIT wrong passwords (django-axes): 429 with a
+    sentence (JSON for the API), never the page that would let the guessing go on."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = (f"Too many wrong passwords for this username from this address: logging in is locked for {minutes} "
+               f"minutes. Ask your site administrator if you need access sooner.")
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=429)
+    return render(request, "registration/locked_out.html", {"message": message}, status=429)

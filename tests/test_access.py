@@ -38,7 +38,8 @@ FOREIGN = "ACCESS-B-1"  # site B's patient: must never appear in a site-A user's
 OWN = "ACCESS-A-1"
 NOT_PATIENT_DATA = {"accounts.apitoken", "exports.exportproject"}
 EXTERNAL_APPS = {"admin", "auth", "contenttypes", "sessions", "messages", "staticfiles", "humanize", "rest_framework",
-                 "django_filters", "drf_spectacular", "drf_spectacular_sidecar", "django_htmx", "simple_history"}
+                 "django_filters", "drf_spectacular", "drf_spectacular_sidecar", "django_htmx", "simple_history",
+                 "axes"}  # axes: login attempts (usernames, addresses), superusers' admin only
 
 
 def test_every_model_of_patient_data_says_how_it_reaches_its_site():
@@ -130,6 +131,13 @@ def world(db, django_capture_on_commit_callbacks, settings):
     for side in (a, b):  # raised by the recomputation after commit
         side["assessment"] = ResponseAssessment.objects.get(patient=side["patient"])
         side["alert"] = Alert.objects.filter(patient=side["patient"]).first()
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog  # noqa: PLC0415
+
+    seen = {"username": "owner-b", "ip_address": "127.0.0.1", "user_agent": "test", "http_accept": "*/*",
+            "path_info": "/accounts/login/"}
+    AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=1)
+    AccessFailureLog.objects.create(**seen)
+    AccessLog.objects.create(**seen)
     users = {role: UserFactory(username=f"{role.replace(' ', '-')}-a", role=role, sites=[a["site"]],
                                is_staff=role in ("curator", "site admin")) for role in ROLES}
     return {"a": a, "b": b, "users": users}

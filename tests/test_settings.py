@@ -36,3 +36,33 @@ def test_check_deploy_is_clean():
 def test_production_refuses_to_start(override, message):
     result = run_manage("check", **{**GOOD, **override})
     assert result.returncode != 0 and message in result.stderr
+
+
+_HEADERS_SCRIPT = """
+import json
+from django.test import Client
+response = Client().get("/accounts/login/", secure=True, HTTP_HOST="radimmuno.example.org")
+cookie = response.cookies["csrftoken"]
+print(json.dumps({"status": response.status_code, **{k: v for k, v in response.items()},
+                  "csrf-secure": bool(cookie["secure"]), "csrf-samesite": cookie["samesite"]}))
+"""
+
+
+def test_the_production_stack_sends_the_security_headers(tmp_path):
+    """Issue 15: what an information-security office's scanner looks at, on a page served by production settings."""
+    env = {**GOOD, "DJANGO_STATIC_ROOT": str(tmp_path / "static")}
+    collected = run_manage("collectstatic", "--noinput", **env)
+    assert collected.returncode == 0, collected.stderr
+    result = run_manage("shell", "-c", _HEADERS_SCRIPT, **env)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    headers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert headers["status"] == 200
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["csrf-secure"] and headers["csrf-samesite"] == "Lax"

@@ -36,7 +36,8 @@ class TokenCreateView(APIView):
         given = TokenRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        user = authenticate(request, username=data["username"], password=data["password"])
+        # The Django request (not DRF's wrapper): django-axes marks a locked-out request on it for its middleware.
+        user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
             raise ValidationError({"non_field_errors": ["Wrong username or password."]})  # as DRF's own token view
         try:
