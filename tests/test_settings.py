@@ -66,3 +66,39 @@ def test_the_production_stack_sends_the_security_headers(tmp_path):
     assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
     assert headers["Cache-Control"] == "no-store"
     assert headers["csrf-secure"] and headers["csrf-samesite"] == "Lax"
+
+
+def test_the_access_log_names_the_path_but_never_the_query(tmp_path):
+    """Issue 15: admin search put MRNs and names in GET URLs, so in the access log. gunicorn.conf.py (read from the
+    project root when gunicorn starts) logs the path only."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env.update(GOOD, DJANGO_SETTINGS_MODULE="radimmuno.settings.production", DJANGO_ALLOWED_HOSTS="127.0.0.1",
+               DJANGO_SECURE_SSL_REDIRECT="0", DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+               DJANGO_STATIC_ROOT=str(tmp_path / "static"))
+    log = tmp_path / "access.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "radimmuno.wsgi", "--bind", f"127.0.0.1:{port}",
+                                   "--workers", "1"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz-nothing/?q=MRN-SECRET-4711", timeout=5)
+                except urllib.error.HTTPError:
+                    break  # answered (404 or a redirect refused): the request was logged
+                except OSError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.3)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    text = log.read_text()
+    assert '"GET /healthz-nothing/ HTTP/1.1"' in text, text
+    assert "MRN-SECRET-4711" not in text and "q=" not in text
