@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from accounts.admin_scope import SiteScopedAdmin
 from patients.admin import HistoryAdmin, PatientAdmin
+from radimmuno.versioning import VersionedModelForm
 
 from .models import Lesion, LesionMeasurement, Timepoint
 
@@ -23,6 +24,7 @@ PatientAdmin.inlines = [*PatientAdmin.inlines, TimepointInline]
 
 class MeasurementInline(SiteScopedAdmin, admin.TabularInline):
     model = LesionMeasurement
+    form = VersionedModelForm  # a measurement saved meanwhile by someone else: a conflict with both values
     extra = 0
     fields = ["lesion", "size_mm", "status", "non_target_status", "source", "recorded_by", "recorded_at"]
     readonly_fields = ["recorded_by", "recorded_at"]
@@ -76,6 +78,7 @@ class LesionAdmin(HistoryAdmin):
 
 @admin.register(LesionMeasurement)
 class LesionMeasurementAdmin(HistoryAdmin):
+    form = VersionedModelForm  # a measurement saved meanwhile by someone else: a conflict with both values
     list_display = ["lesion", "timepoint", "size_mm", "status", "non_target_status", "source", "recorded_by",
                     "recorded_at"]
     list_filter = ["status", "non_target_status", "source", "lesion__role", "lesion__patient__site"]

@@ -3,6 +3,7 @@ from django import forms
 from patients.choices import TumourType
 from patients.forms import ClinicalImportForm
 from patients.models import Patient, Site
+from radimmuno.versioning import VersionedModelForm
 
 from .models import Lesion, LesionMeasurement, Timepoint
 
@@ -74,8 +75,9 @@ class FeatureImportForm(ClinicalImportForm):
 
 
 # -- recording on the patient page (lesion table): the model's own validation messages appear at the field ---------
-class MeasurementForm(forms.ModelForm):
-    """One cell of the lesion table: a lesion's size or status at one assessment."""
+class MeasurementForm(VersionedModelForm):
+    """One cell of the lesion table: a lesion's size or status at one assessment (with the version the editor saw:
+    a cell saved meanwhile by someone else is a conflict showing both values, radimmuno.versioning)."""
 
     class Meta:
         model = LesionMeasurement

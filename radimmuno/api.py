@@ -1,11 +1,13 @@
 """What every app's API shares: writes through the app's services, with the model's messages as field errors."""
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 
 from accounts.access import scope
 from rest_framework import filters, permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+
+from .versioning import EditConflict
 
 
 class DetailSerializer(serializers.Serializer):
@@ -101,11 +103,24 @@ class ServiceCreateMixin:
         given.is_valid(raise_exception=True)
         try:
             instance, created = self.perform_write(dict(given.validated_data))
+        except EditConflict as exc:
+            return Response(conflict_body(exc), status=status.HTTP_409_CONFLICT)
         except DjangoValidationError as exc:
             raise field_errors(exc) from exc
         body = self.get_serializer(instance).data
         headers = {"Location": body["url"]} if "url" in body else {}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers=headers)
+
+
+def conflict_body(exc):
+    """A 409's body: the sentence, the version now stored, and the conflicting fields' values (theirs, yours)."""
+    return {"detail": exc.messages[0], "version": exc.current_version,
+            "current": {k: _plain(v) for k, v in exc.theirs.items()},
+            "yours": {k: _plain(v) for k, v in exc.yours.items()}}
+
+
+def _plain(value):
+    return str(value) if value is not None and not isinstance(value, (str, int, float, bool)) else value
 
 
 def service_create_schema(serializer):
@@ -114,6 +129,11 @@ def service_create_schema(serializer):
         201: OpenApiResponse(serializer, description="Created."),
         200: OpenApiResponse(serializer, description="The row this natural key names existed: updated."),
         400: error_schema(),
+        409: OpenApiResponse(inline_serializer("EditConflict", {
+            "detail": serializers.CharField(), "version": serializers.IntegerField(),
+            "current": serializers.DictField(), "yours": serializers.DictField()}),
+            description="The row was saved by someone else since the version you sent: their values and yours; "
+                        "nothing was written. Send again with the new version to keep yours."),
     }))
 
 

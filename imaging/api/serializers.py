@@ -153,11 +153,15 @@ class MeasurementSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerialize
     lesion_label = serializers.CharField(source="lesion.label", read_only=True)
     date = serializers.DateField(source="timepoint.date", read_only=True)
     recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    version = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1,
+        help_text="Raised by one on every save. Send the version you read to correct a measurement: if someone "
+                  "saved it since, the answer is 409 with their values and yours, and nothing is written.")
 
     class Meta:
         model = LesionMeasurement
         fields = ["url", "id", "lesion", "lesion_label", "timepoint", "date", "size_mm", "status",
-                  "non_target_status", "source", "recorded_by", "recorded_at"]
+                  "non_target_status", "source", "recorded_by", "recorded_at", "version"]
         read_only_fields = ["source"]
         validators = []
 

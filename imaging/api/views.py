@@ -216,6 +216,7 @@ class MeasurementViewSet(_ServiceWriteViewSet):
 
     def perform_write(self, data):
         existed = LesionMeasurement.objects.filter(lesion=data["lesion"], timepoint=data["timepoint"]).exists()
+        data["expected_version"] = data.pop("version", None)
         measurement = services.measurement_enter(user=self.request.user, **data)
         return measurement, not existed
 

@@ -11,6 +11,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from patients.models import Patient, TreatmentRegimen
+from radimmuno.versioning import VersionedModel
 
 from .. import choices
 
@@ -155,8 +156,11 @@ class Lesion(models.Model):
         return {}
 
 
-class LesionMeasurement(models.Model):
-    """A lesion's size at one assessment: longest diameter, or short axis for a node (RECIST 1.1 §1.3)."""
+class LesionMeasurement(VersionedModel):
+    """A lesion's size at one assessment: longest diameter, or short axis for a node (RECIST 1.1 §1.3). Versioned:
+    two people correcting the same cell never overwrite each other silently (radimmuno.versioning)."""
+
+    conflict_fields = ("size_mm", "status", "non_target_status")
 
     lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="measurements")
     timepoint = models.ForeignKey(Timepoint, on_delete=models.CASCADE, related_name="measurements")
@@ -182,7 +186,7 @@ class LesionMeasurement(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     recorded_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["version"])  # a counter, not clinical content
 
     class Meta:
         ordering = ["timepoint__date", "lesion__label"]

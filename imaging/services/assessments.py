@@ -60,11 +60,17 @@ def lesion_create(*, patient, label, organ, role, nodal=False, appeared_at=None,
 
 @transaction.atomic
 def measurement_record(*, lesion, timepoint, user=None, **fields):
-    """Record (or correct) a lesion's measurement at an assessment. Returns (measurement, created)."""
+    """Record (or correct) a lesion's measurement at an assessment. Returns (measurement, created).
+
+    ``expected_version``: the version the writer saw (the form's, the API's); if the measurement was saved since,
+    ``radimmuno.versioning.EditConflict`` says what changed, and nothing is written."""
+    expected_version = fields.pop("expected_version", None)
     measurement = LesionMeasurement.objects.filter(lesion=lesion, timepoint=timepoint).first()
     created = measurement is None
     if created:
         measurement = LesionMeasurement(lesion=lesion, timepoint=timepoint)
+    elif expected_version is not None:
+        measurement.expected_version = expected_version
     for name, value in fields.items():
         setattr(measurement, name, value)
     measurement.recorded_by = user

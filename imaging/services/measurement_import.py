@@ -607,6 +607,7 @@ class _MeasurementWriter:
                 for name, value in fields.items():
                     setattr(measurement, name, value)
                 measurement.recorded_by, measurement.recorded_at = self.user, self.now
+                measurement.version += 1  # an editor who opened the cell before the import is told (versioning)
                 updated.append((measurement, r))
             else:
                 unchanged += 1
@@ -615,7 +616,8 @@ class _MeasurementWriter:
         updated = self._valid(updated, MEASUREMENT_FIELD_COLUMNS, {}, id, **options)
         self._create(new, ("lesion_id", "timepoint_id"))
         bulk_update_with_history(updated, LesionMeasurement,
-                                 ["size_mm", "status", "non_target_status", "recorded_by", "recorded_at"],
+                                 ["size_mm", "status", "non_target_status", "recorded_by", "recorded_at",
+                                  "version"],
                                  batch_size=2000, default_user=self.user, default_change_reason=self.reason)
         self.report.count("measurements", "created", len(new))
         self.report.count("measurements", "updated", len(updated))

@@ -144,6 +144,7 @@ def test_a_changed_value_updates_the_row_and_its_history_shows_before_and_after(
     assert report.counts == {"timepoints unchanged": 2, "lesions updated": 1, "lesions unchanged": 2,
                              "measurements updated": 1, "measurements unchanged": 5}
     measurement = LesionMeasurement.objects.get(lesion__label="T1", timepoint__date=FOLLOW_UP)
+    assert measurement.version == 2  # raised by the bulk update: an editor who opened the cell before is told
     latest = measurement.history.first()
     assert latest.history_type == "~" and latest.history_change_reason == "import_measurements crf.csv"
     diff = latest.diff_against(latest.prev_record)
