@@ -13,6 +13,7 @@ class TimepointInline(SiteScopedAdmin, admin.TabularInline):
     from imaging)."""
 
     model = Timepoint
+    form = VersionedModelForm
     extra = 0
     fields = ["date", "kind", "regimen", "days_from_regimen_start"]
     readonly_fields = ["days_from_regimen_start"]
@@ -42,6 +43,7 @@ class MeasurementInline(SiteScopedAdmin, admin.TabularInline):
 
 @admin.register(Timepoint)
 class TimepointAdmin(HistoryAdmin):
+    form = VersionedModelForm  # saved meanwhile by someone else: a conflict showing both values
     list_display = ["patient", "date", "kind", "regimen", "days_from_regimen_start"]
     list_filter = ["kind", "patient__site", "patient__tumour_type"]
     search_fields = ["patient__study_id"]
@@ -69,6 +71,7 @@ class TimepointAdmin(HistoryAdmin):
 
 @admin.register(Lesion)
 class LesionAdmin(HistoryAdmin):
+    form = VersionedModelForm  # saved meanwhile by someone else: a conflict showing both values
     list_display = ["patient", "label", "organ", "nodal", "role", "appeared_at", "equivocal"]
     list_filter = ["role", "organ", "nodal", "equivocal", "patient__site"]
     search_fields = ["patient__study_id", "label", "location"]

@@ -4,6 +4,7 @@ from django.db.models import Count
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin_scope import SiteScopedAdmin
+from radimmuno.versioning import VersionedModelForm
 
 from .models import (
     AdverseEvent,
@@ -56,6 +57,7 @@ class OutcomeInline(SiteScopedAdmin, admin.StackedInline):
 
 class RegimenInline(SiteScopedAdmin, admin.TabularInline):
     model = TreatmentRegimen
+    form = VersionedModelForm  # saved meanwhile by someone else: a conflict showing both values
     extra = 0
     fields = ["line_of_therapy", "agents", "start_date", "end_date", "end_reason"]
     autocomplete_fields = ["agents"]
@@ -120,6 +122,7 @@ class DrugAdmin(HistoryAdmin):
 
 @admin.register(TreatmentRegimen)
 class TreatmentRegimenAdmin(HistoryAdmin):
+    form = VersionedModelForm  # saved meanwhile by someone else: a conflict showing both values
     list_display = ["patient", "line_of_therapy", "agent_list", "start_date", "end_date", "end_reason"]
     list_filter = ["line_of_therapy", "end_reason", "agents__drug_class", "patient__site"]
     search_fields = ["patient__study_id", "agents__name"]

@@ -13,6 +13,8 @@ from django.db import models
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from radimmuno.versioning import VersionedModel
+
 from . import choices
 from .querysets import PatientQuerySet
 
@@ -173,8 +175,11 @@ class Drug(models.Model):
         return self.drug_class in choices.ICI_CLASSES
 
 
-class TreatmentRegimen(models.Model):
-    """A line of systemic therapy: one or more agents given together, from start to end."""
+class TreatmentRegimen(VersionedModel):
+    """A line of systemic therapy: one or more agents given together, from start to end (versioned:
+    radimmuno.versioning)."""
+
+    conflict_fields = ("line_of_therapy", "start_date", "end_date", "end_reason")  # never free text
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="regimens")
     agents = models.ManyToManyField(Drug, related_name="regimens")
@@ -185,7 +190,7 @@ class TreatmentRegimen(models.Model):
     end_date = models.DateField(null=True, blank=True)
     end_reason = models.CharField(max_length=20, choices=choices.EndReason.choices, blank=True)
     notes = models.TextField(blank=True)
-    history = HistoricalRecords(m2m_fields=[agents])
+    history = HistoricalRecords(m2m_fields=[agents], excluded_fields=["version"])
 
     class Meta:
         ordering = ["patient", "start_date"]

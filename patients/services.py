@@ -18,6 +18,8 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history, get_m2m_field_name
 
+from radimmuno.versioning import VersionedModel
+
 from .models import (
     AdverseEvent,
     Biomarker,
@@ -79,6 +81,9 @@ def record_update(*, instance, fields):
     ``full_clean``, a regimen's ``agents`` set with it. Returns the instance; nothing is written when refused."""
     fields = dict(fields)
     agents = fields.pop("agents", None)
+    expected_version = fields.pop("version", None)  # a versioned record: the version the writer read
+    if expected_version is not None:
+        instance.expected_version = expected_version
     if agents is not None and not agents:
         raise ValidationError({"agents": "A regimen needs at least one agent."})
     if _assign(instance, fields):
@@ -417,11 +422,15 @@ def clinical_records_write(*, changes, agents=(), announce=(), user=None, reason
                 _create(model, change.created, now=now)
             auto_now = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
             groups = defaultdict(list)
+            versioned = issubclass(model, VersionedModel)  # raised as a save does: open editors are told
             for instance, _, changed in change.updated:
                 if changed:
                     for f in auto_now:
                         setattr(instance, f.attname, now)
-                    groups[tuple(sorted({*changed, *(f.name for f in auto_now)}))].append(instance)
+                    if versioned:
+                        instance.version += 1
+                    groups[tuple(sorted({*changed, *(f.name for f in auto_now),
+                                         *(["version"] if versioned else [])}))].append(instance)
             for names, instances in groups.items():
                 model.objects.bulk_update(instances, names, batch_size=batch_size)
         _agents_write(agents, now=now)

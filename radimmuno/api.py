@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 
 from accounts.access import scope
 from rest_framework import filters, permissions, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from .versioning import EditConflict
@@ -104,12 +104,32 @@ class ServiceCreateMixin:
         try:
             instance, created = self.perform_write(dict(given.validated_data))
         except EditConflict as exc:
-            return Response(conflict_body(exc), status=status.HTTP_409_CONFLICT)
+            raise Conflict(exc) from exc
         except DjangoValidationError as exc:
             raise field_errors(exc) from exc
         body = self.get_serializer(instance).data
         headers = {"Location": body["url"]} if "url" in body else {}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers=headers)
+
+
+class Conflict(APIException):
+    """409: the row was saved by someone else since the version the client sent (``conflict_body``)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "edit_conflict"
+
+    def __init__(self, exc):
+        super().__init__()
+        self.detail = conflict_body(exc)  # kept as a dict: DRF renders it as the body
+
+
+def version_field():
+    """The ``version`` of a versioned record (radimmuno.versioning) in a serializer: read back, and sent by a writer
+    to correct the row it read."""
+    return serializers.IntegerField(
+        required=False, allow_null=True, min_value=1,
+        help_text="Raised by one on every save. Send the version you read when you correct the record: if someone "
+                  "saved it since, the answer is 409 with their values and yours, and nothing is written.")
 
 
 def conflict_body(exc):

@@ -21,7 +21,6 @@ or two deliveries of the same message at once do the work once.
 """
 import logging
 import threading
-import traceback
 import uuid
 from datetime import timedelta
 
@@ -269,11 +268,19 @@ def run_job(model, pk, work):
         job.fail(str(exc))
         return "failed"
     except Exception as exc:  # a bug or bad data: recorded on the row, never a stuck job
-        logger.exception("%s %s failed", model.__name__, pk)
-        job.fail(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+        logger.exception("%s %s failed", model.__name__, pk)  # the traceback: the server log only
+        job.fail(unexpected_error_text(job, exc))
         return "failed"
     ended = job.finish(**fields)
     return "done" if ended == JobStatus.DONE else "requeued" if ended == JobStatus.PENDING else "superseded"
+
+
+def unexpected_error_text(job, exc):
+    """What the user reads when a job stopped on an error nobody foresaw: a sentence with a reference to the
+    server log, never the exception's text or a traceback (they may hold paths or patient data)."""
+    return (f"The job stopped on an unexpected error ({type(exc).__name__}) and did not finish; nothing it was "
+            f"writing was kept. Try again; if it fails again, ask an administrator to look up "
+            f"\"{type(job).__name__} {job.pk} failed\" in the server log.")
 
 
 class JobFailed(Exception):

@@ -25,7 +25,7 @@ class EditConflict(ValidationError):
         name = row._meta.verbose_name
         super().__init__(
             f"This {name} was changed by someone else since you opened it"
-            + (f": {parts}." if parts else " (to the same values as yours).")
+            + (f": {parts}." if parts else ".")
             + " Check their change; to keep yours, save again.", code="edit_conflict")
 
 
@@ -45,7 +45,7 @@ class VersionedModel(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False,
                                           help_text="Raised by one on every save (optimistic locking).")
 
-    #: The fields a conflict message compares (the ones people edit).
+    #: The fields a conflict message compares (the ones people edit; never free text, which may identify).
     conflict_fields = ()
 
     class Meta:

@@ -92,3 +92,43 @@ def test_every_save_raises_the_version(measured):
     measurement.save()
     assert measurement.version == before + 1 == LesionMeasurement.objects.get(pk=measurement.pk).version
 
+
+
+def test_a_regimen_corrected_through_the_api_with_a_stale_version_is_a_409(api_curator):
+    from patients.models import TreatmentRegimen
+    from tests.factories import RegimenFactory
+
+    regimen = RegimenFactory()
+    url = f"/api/v1/patients/regimens/{regimen.pk}/"
+    read = api_curator.get(url).json()
+    assert read["version"] == regimen.version
+    first = api_curator.patch(url, {"end_date": "2024-06-01", "end_reason": "progression",
+                                    "version": read["version"]}, format="json")
+    assert first.status_code == 200 and first.json()["version"] == read["version"] + 1
+    stale = api_curator.patch(url, {"end_date": "2024-07-01", "end_reason": "toxicity",
+                                    "version": read["version"]}, format="json")
+    assert stale.status_code == 409
+    body = stale.json()
+    assert body["current"]["end_reason"] == "progression" and body["yours"]["end_reason"] == "toxicity"
+    assert "end date is now 2024-06-01, yours 2024-07-01" in body["detail"]
+    assert TreatmentRegimen.objects.get(pk=regimen.pk).end_reason == "progression"
+
+
+@pytest.mark.parametrize("model, fields", [("timepoint", {"date": "2024-02-02", "kind": "follow-up"}),
+                                           ("lesion", {"label": "T9", "organ": "liver", "role": "target"})])
+def test_timepoints_and_lesions_in_the_admin_refuse_a_stale_save(measured, admin_client_logged_in, model, fields):
+    from imaging.models import Lesion, Timepoint
+
+    patient, lesion, timepoint, _ = measured
+    row = {"timepoint": timepoint, "lesion": lesion}[model]
+    cls = {"timepoint": Timepoint, "lesion": Lesion}[model]
+    url = f"/admin/imaging/{model}/{row.pk}/change/"
+    assert f'name="expected_version" value="{row.version}"' in admin_client_logged_in.get(url).content.decode()
+    cls.objects.filter(pk=row.pk).update(version=row.version + 1)  # someone saved it meanwhile
+    data = {"patient": patient.pk, "expected_version": row.version, **fields}
+    if model == "timepoint":
+        data.update({"measurements-TOTAL_FORMS": 0, "measurements-INITIAL_FORMS": 0})
+    response = admin_client_logged_in.post(url, data)
+    assert response.status_code == 200, response.status_code
+    assert "was changed by someone else since you opened it" in response.content.decode()
+    assert cls.objects.get(pk=row.pk).version == row.version + 1

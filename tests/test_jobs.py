@@ -215,3 +215,20 @@ def test_a_scan_moved_to_another_regimen_is_recomputed_there_first(django_captur
     assert {(r.assessment.regimen_id, r.category) for r in moved} == {(first.pk, "PD"), (second.pk, "PD")}
     response_recompute(ResponseAssessment.objects.get(patient=patient, regimen=first))
     assert {r.assessment.regimen_id for r in moved.all()} == {second.pk}  # the old one's row goes when it runs
+
+
+def test_an_unexpected_error_is_a_sentence_for_the_user_and_a_traceback_for_the_log(db, caplog):
+    """Issue 15: a job's error shown to the uploader held a server traceback with paths. Now the user reads a
+    sentence with a reference to the log; the exception's text (which may hold a path or a value) stays in the log."""
+    job = IngestJob.objects.create(source="upload", status=JobStatus.PENDING, generation=1)
+
+    def work(job):
+        raise KeyError("/srv/radimmuno/media/incoming/PATIENT-NAME-DOE.dcm")
+
+    with caplog.at_level("ERROR", logger="radimmuno.jobs"):
+        assert run_job(IngestJob, job.pk, work) == "failed"
+    job.refresh_from_db()
+    assert job.error == (f"The job stopped on an unexpected error (KeyError) and did not finish; nothing it was "
+                         f"writing was kept. Try again; if it fails again, ask an administrator to look up "
+                         f"\"IngestJob {job.pk} failed\" in the server log.")
+    assert "Traceback" in caplog.text and f"IngestJob {job.pk} failed" in caplog.text

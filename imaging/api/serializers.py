@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from patients.models import Patient
-from radimmuno.api import ScopedRelatedFieldsMixin
+from radimmuno.api import ScopedRelatedFieldsMixin, version_field
 
 from ..models import (
     ExtractionProfile,
@@ -153,10 +153,7 @@ class MeasurementSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerialize
     lesion_label = serializers.CharField(source="lesion.label", read_only=True)
     date = serializers.DateField(source="timepoint.date", read_only=True)
     recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    version = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1,
-        help_text="Raised by one on every save. Send the version you read to correct a measurement: if someone "
-                  "saved it since, the answer is 409 with their values and yours, and nothing is written.")
+    version = version_field()
 
     class Meta:
         model = LesionMeasurement

@@ -21,8 +21,10 @@ MIN_TARGET_NON_NODAL_MM = Decimal(10)  # RECIST 1.1 §1.1
 MIN_TARGET_NODAL_MM = Decimal(15)  # RECIST 1.1 §1.1 (short axis)
 
 
-class Timepoint(models.Model):
-    """One imaging assessment of a patient on a date."""
+class Timepoint(VersionedModel):
+    """One imaging assessment of a patient on a date (versioned: radimmuno.versioning)."""
+
+    conflict_fields = ("date", "kind", "regimen")  # never free text (messages name the values)
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timepoints")
     regimen = models.ForeignKey(
@@ -39,7 +41,7 @@ class Timepoint(models.Model):
         null=True, blank=True, editable=False, help_text="Calendar days from the regimen start (negative before)."
     )
     notes = models.TextField(blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["version"])  # a counter, not clinical content
 
     class Meta:
         ordering = ["patient", "date"]
@@ -64,8 +66,10 @@ class Timepoint(models.Model):
         super().save(*args, **kwargs)
 
 
-class Lesion(models.Model):
-    """A lesion followed over time: a baseline target or non-target, or a new lesion."""
+class Lesion(VersionedModel):
+    """A lesion followed over time: a baseline target or non-target, or a new lesion (versioned)."""
+
+    conflict_fields = ("label", "organ", "nodal", "role", "equivocal")  # never free text
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="lesions")
     label = models.CharField(max_length=20, help_text="Reader's label, e.g. T1, NT2, N1.")
@@ -92,7 +96,7 @@ class Lesion(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_from",
         help_text="The lesion this one coalesced into.",
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["version"])  # a counter, not clinical content
 
     class Meta:
         ordering = ["patient", "role", "label"]

@@ -157,6 +157,13 @@ def _read(number, row):
 
 
 # -- looking up what exists -------------------------------------------------------------------------------------
+def _raise_versions(rows):
+    """Bulk updates raise each row's version as a save does (radimmuno.versioning): an editor who opened one of
+    these rows before the import gets a conflict, not a silent overwrite of the import's value."""
+    for row in rows:
+        row.version += 1
+
+
 def _chunks(values):
     values = sorted(values)
     for start in range(0, len(values), LOOKUP_CHUNK):
@@ -406,7 +413,8 @@ class _MeasurementWriter:
         # Valid rows are written even when other rows have problems (the transaction is rolled back then), so that
         # the rows depending on them are checked too and the report lists every problem of the file at once.
         self._create(new, ("patient_id", "date"))
-        bulk_update_with_history(updated, Timepoint, ["kind", "regimen", "days_from_regimen_start"],
+        _raise_versions(updated)
+        bulk_update_with_history(updated, Timepoint, ["kind", "regimen", "days_from_regimen_start", "version"],
                                  batch_size=1000, default_user=self.user, default_change_reason=self.reason)
         self._counted("timepoints", new, updated, unchanged)
         return result
@@ -539,7 +547,8 @@ class _MeasurementWriter:
         new = self._valid(new, LESION_FIELD_COLUMNS, result, key, **options)
         updated = self._valid(updated, LESION_FIELD_COLUMNS, result, key, **options)
         self._create(new, ("patient_id", "label"))
-        bulk_update_with_history(updated, Lesion, ["location", "equivocal"], batch_size=1000,
+        _raise_versions(updated)
+        bulk_update_with_history(updated, Lesion, ["location", "equivocal", "version"], batch_size=1000,
                                  default_user=self.user, default_change_reason=self.reason)
         self._counted("lesions", new, updated, unchanged)
         return result
@@ -607,7 +616,6 @@ class _MeasurementWriter:
                 for name, value in fields.items():
                     setattr(measurement, name, value)
                 measurement.recorded_by, measurement.recorded_at = self.user, self.now
-                measurement.version += 1  # an editor who opened the cell before the import is told (versioning)
                 updated.append((measurement, r))
             else:
                 unchanged += 1
@@ -615,6 +623,7 @@ class _MeasurementWriter:
         new = self._valid(new, MEASUREMENT_FIELD_COLUMNS, {}, id, **options)
         updated = self._valid(updated, MEASUREMENT_FIELD_COLUMNS, {}, id, **options)
         self._create(new, ("lesion_id", "timepoint_id"))
+        _raise_versions(updated)
         bulk_update_with_history(updated, LesionMeasurement,
                                  ["size_mm", "status", "non_target_status", "recorded_by", "recorded_at",
                                   "version"],

@@ -4,7 +4,7 @@ The full serializers (one per endpoint) are also what a write takes; the brief o
 """
 from rest_framework import serializers
 
-from radimmuno.api import ScopedRelatedFieldsMixin
+from radimmuno.api import ScopedRelatedFieldsMixin, version_field
 
 from ..models import AdverseEvent, Biomarker, BiomarkerKind, Drug, Outcome, Patient, Site, TreatmentRegimen
 
@@ -65,10 +65,12 @@ class RegimenSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:patients:regimen-detail")
     agents = serializers.SlugRelatedField(slug_field="name", many=True, queryset=Drug.objects.all(),
                                           help_text="Drug names, e.g. ['nivolumab', 'ipilimumab'].")
+    version = version_field()
 
     class Meta(_Upsert):
         model = TreatmentRegimen
-        fields = ["url", "id", "patient", "line_of_therapy", "agents", "start_date", "end_date", "end_reason"]
+        fields = ["url", "id", "patient", "line_of_therapy", "agents", "start_date", "end_date", "end_reason",
+                  "version"]
 
 
 class BiomarkerSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):

@@ -4,7 +4,8 @@ natural key names is created or updated) and needs the model's add permission; P
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, viewsets
 
-from radimmuno.api import ServiceCreateMixin, field_errors, service_create_schema
+from radimmuno.api import Conflict, ServiceCreateMixin, field_errors, service_create_schema
+from radimmuno.versioning import EditConflict
 
 from .. import selectors as patient_selectors
 from .. import services
@@ -43,6 +44,7 @@ class _RecordViewSet(ServiceCreateMixin, mixins.UpdateModelMixin, viewsets.ReadO
     upsert = None
 
     def perform_write(self, data):
+        data.pop("version", None)  # POST names the row by its natural key: correct a read version with PATCH
         row, created, _ = self.upsert(**data)
         return row, created
 
@@ -50,6 +52,8 @@ class _RecordViewSet(ServiceCreateMixin, mixins.UpdateModelMixin, viewsets.ReadO
         try:
             serializer.instance = services.record_update(instance=serializer.instance,
                                                          fields=dict(serializer.validated_data))
+        except EditConflict as exc:
+            raise Conflict(exc) from exc
         except DjangoValidationError as exc:
             raise field_errors(exc) from exc
 
