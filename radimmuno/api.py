@@ -1,6 +1,6 @@
 """What every app's API shares: writes through the app's services, with the model's messages as field errors."""
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 
 from accounts.access import scope
 from rest_framework import filters, permissions, serializers, status
@@ -123,6 +123,15 @@ class Conflict(APIException):
         self.detail = conflict_body(exc)  # kept as a dict: DRF renders it as the body
 
 
+class EditConflictSerializer(serializers.Serializer):
+    """A 409's body (``conflict_body``), for the schema: one class, so every endpoint names the same component."""
+
+    detail = serializers.CharField()
+    version = serializers.IntegerField(help_text="The version stored now: send it to keep your values.")
+    current = serializers.DictField(help_text="The conflicting fields as saved meanwhile.")
+    yours = serializers.DictField(help_text="The same fields as you sent them.")
+
+
 def version_field():
     """The ``version`` of a versioned record (radimmuno.versioning) in a serializer: read back, and sent by a writer
     to correct the row it read."""
@@ -149,9 +158,7 @@ def service_create_schema(serializer):
         201: OpenApiResponse(serializer, description="Created."),
         200: OpenApiResponse(serializer, description="The row this natural key names existed: updated."),
         400: error_schema(),
-        409: OpenApiResponse(inline_serializer("EditConflict", {
-            "detail": serializers.CharField(), "version": serializers.IntegerField(),
-            "current": serializers.DictField(), "yours": serializers.DictField()}),
+        409: OpenApiResponse(EditConflictSerializer,
             description="The row was saved by someone else since the version you sent: their values and yours; "
                         "nothing was written. Send again with the new version to keep yours."),
     }))
